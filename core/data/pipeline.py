@@ -1,0 +1,34 @@
+"""tf.data pipelines that feed the training and evaluation loops."""
+
+import tensorflow as tf
+
+
+def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int, seed: int,
+                     augment=None) -> tf.data.Dataset:
+    """Shuffled, endlessly repeated, fixed-size batches for the training loop.
+
+    Shuffling uses a buffer as large as the split, so every epoch is a full permutation; the
+    order depends only on `seed`. Batches drop the remainder so every compiled step sees the
+    same shape (XLA compiles once per shape).
+
+    Args:
+      split: unbatched (image, label) examples.
+      num_examples: examples in `split`; the shuffle buffer size.
+      batch_size: examples per batch (per replica under a strategy).
+      seed: shuffle and augmentation seed.
+      augment: optional function (dataset, seed) -> dataset that transforms unbatched examples.
+
+    Raises:
+      ValueError: when the split has fewer examples than one batch.
+    """
+    if num_examples < batch_size:
+        raise ValueError(f"--batch_size={batch_size} is larger than the training split ({num_examples} examples)")
+    dataset = split.cache().shuffle(num_examples, seed=seed, reshuffle_each_iteration=True).repeat()
+    if augment is not None:
+        dataset = augment(dataset, seed)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(split: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """One pass over `split` in order; the last batch may be smaller."""
+    return split.cache().batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,41 @@
+"""Convolution -> batch normalization -> activation, the unit most CNNs are built from."""
+
+import keras
+
+
+class ConvBNActivation(keras.layers.Layer):
+    """A bias-free 2-D convolution, BatchNorm, then an activation.
+
+    The convolution has no bias because BatchNorm's offset replaces it. Under a mixed policy
+    Keras' BatchNorm keeps its statistics and normalization in float32.
+
+    Args:
+      filters: output channels.
+      kernel_size: square kernel side.
+      strides: square stride.
+      activation: a Keras activation name, or None for no activation.
+    """
+
+    def __init__(self, filters, kernel_size=3, strides=1, activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.activation_name = activation
+        self.conv = keras.layers.Conv2D(
+            filters, kernel_size, strides=strides, padding="same", use_bias=False,
+            kernel_initializer="he_normal", name="conv",
+        )
+        # momentum 0.9: statistics settle within a few hundred steps, which short runs need.
+        self.norm = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="norm")
+        self.activation = keras.layers.Activation(activation) if activation else None
+
+    def call(self, inputs, training=False):
+        x = self.norm(self.conv(inputs), training=training)
+        return self.activation(x) if self.activation is not None else x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                      activation=self.activation_name)
+        return config

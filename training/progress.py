@@ -1,0 +1,47 @@
+"""The progress line printed after every loop: step, loss, accuracy, throughput, ETA."""
+
+import datetime
+import time
+
+
+class ProgressReporter:
+    """Measures throughput between loop boundaries and formats a line per loop.
+
+    Args:
+      total_steps: the step the run ends at, for the ETA.
+      global_batch_size: examples per step over all replicas.
+    """
+
+    def __init__(self, total_steps, global_batch_size):
+        self.total_steps = total_steps
+        self.global_batch_size = global_batch_size
+        self._last_time = time.perf_counter()
+
+    def restart_clock(self):
+        """Excludes what happened since the last line (evaluation, checkpointing) from throughput."""
+        self._last_time = time.perf_counter()
+
+    def report(self, step, steps_done, metrics) -> dict:
+        """Returns the loop's figures with examples_per_second and eta_seconds added.
+
+        Args:
+          step: the global step reached.
+          steps_done: steps run since the last report.
+          metrics: host floats, e.g. {"loss": ..., "accuracy": ...}.
+        """
+        now = time.perf_counter()
+        seconds = max(now - self._last_time, 1e-9)
+        self._last_time = now
+        steps_per_second = steps_done / seconds
+        return dict(
+            metrics,
+            examples_per_second=steps_per_second * self.global_batch_size,
+            eta_seconds=(self.total_steps - step) / steps_per_second,
+        )
+
+    def format(self, step, figures) -> str:
+        eta = datetime.timedelta(seconds=round(figures["eta_seconds"]))
+        return (
+            f"step {step}/{self.total_steps} | loss {figures['loss']:.4f} | accuracy {figures['accuracy']:.4f}"
+            f" | {figures['examples_per_second']:,.0f} examples/s | ETA {eta}"
+        )

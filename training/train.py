@@ -1,0 +1,79 @@
+"""Train a model and print its test accuracy.
+
+  python -m training.train                       # small_cnn on the embedded digits
+  python -m training.train --model=resnet20 --dataset=synthetic --train_steps=200
+  python -m training.train --model=my_project.nets:MyNet --precision=mixed_float16
+"""
+
+import os
+import sys
+
+# TensorFlow's C++ start-up chatter would bury the progress lines; errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+from training import config as config_lib  # noqa: E402
+
+_DEFAULTS = config_lib.TrainConfig()
+
+flags.DEFINE_string("model", _DEFAULTS.model, "Registered model name (mlp, small_cnn, resnet20, resnet56) "
+                    "or an import path package.module:ClassName of your own model.")
+flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Dataset name: " + ", ".join(sorted(config_lib.DATASETS)) + ".")
+flags.DEFINE_string("data_dir", _DEFAULTS.data_dir, "Directory holding the dataset's standard files.")
+flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size (summed over replicas).")
+flags.DEFINE_integer("train_steps", _DEFAULTS.train_steps, "Total training steps.")
+flags.DEFINE_float("learning_rate", _DEFAULTS.learning_rate, "Peak learning rate.")
+flags.DEFINE_string("optimizer", _DEFAULTS.optimizer, "One of " + ", ".join(config_lib.OPTIMIZERS) + ".")
+flags.DEFINE_string("lr_schedule", _DEFAULTS.lr_schedule, "One of " + ", ".join(config_lib.LR_SCHEDULES) + ".")
+flags.DEFINE_integer("warmup_steps", _DEFAULTS.warmup_steps, "Linear warmup steps before the schedule.")
+flags.DEFINE_string("precision", _DEFAULTS.precision, "float32, mixed_float16 (dynamic loss scaling), "
+                    "mixed_bfloat16, or auto (picked for the device; the choice is logged).")
+flags.DEFINE_string("jit_compile", _DEFAULTS.jit_compile, "XLA for the train and eval steps: auto, true or false. "
+                    "auto picks the faster path for the device, model and precision and logs it.")
+flags.DEFINE_integer("steps_per_loop", _DEFAULTS.steps_per_loop, "Training steps per compiled host call.")
+flags.DEFINE_integer("eval_every", _DEFAULTS.eval_every, "Validate and checkpoint every N steps (0: at the end only).")
+flags.DEFINE_string("model_dir", _DEFAULTS.model_dir, "Run directory: checkpoints and TensorBoard events. "
+                    "A run started again with the same directory resumes.")
+flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints, "How many newest checkpoints to keep.")
+flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for weights, shuffling and dropout.")
+flags.DEFINE_boolean("deterministic", _DEFAULTS.deterministic, "Enable TensorFlow op determinism.")
+flags.DEFINE_string("distribution_strategy", _DEFAULTS.distribution_strategy,
+                    "One of " + ", ".join(config_lib.STRATEGIES) + ".")
+flags.DEFINE_integer("num_replicas", _DEFAULTS.num_replicas, "Replicas for 'mirrored' (0: every GPU; on a "
+                     "CPU-only machine, that many logical CPU devices, for testing).")
+
+FLAGS = flags.FLAGS
+
+
+def config_from_flags() -> config_lib.TrainConfig:
+    """Fills a TrainConfig from the flags; raises ConfigError naming a bad flag."""
+    fields = {name: FLAGS[name].value for name in config_lib.TrainConfig.__dataclass_fields__}
+    return config_lib.TrainConfig(**fields)
+
+
+def parse_flags_or_exit(argv):
+    """absl's parser, but a bad flag ends the process with one line instead of two plus usage."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        sys.exit(f"error: {error}")
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines (checkpoint sharding...).
+    if len(argv) > 1:
+        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    try:
+        config = config_from_flags()
+    except config_lib.ConfigError as error:
+        sys.exit(f"error: {error}")
+
+    from training.train_lib import train_and_evaluate
+
+    result = train_and_evaluate(config)
+    print(f"Test accuracy: {result.test_accuracy:.4f}")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags_or_exit)
