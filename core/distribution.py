@@ -9,14 +9,22 @@ def configure_logical_cpus(count: int):
     """Splits the host CPU into `count` logical devices, so multi-replica code runs without GPUs.
 
     Must run before TensorFlow initializes its devices (before any op executes).
+
+    Raises:
+      RuntimeError: when TensorFlow already initialized fewer devices than `count`.
     """
-    cpus = tf.config.list_physical_devices("CPU")
-    current = tf.config.list_logical_devices("CPU")
-    if len(current) >= count:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    # Reading the configuration, unlike listing logical devices, does not initialize TensorFlow.
+    configured = tf.config.get_logical_device_configuration(cpu) or []
+    if len(configured) >= count:
         return
-    tf.config.set_logical_device_configuration(
-        cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
-    )
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+    except RuntimeError:
+        raise RuntimeError(
+            f"cannot split the CPU into {count} logical devices: TensorFlow is already initialized; "
+            "call core.distribution.configure_logical_cpus before running any TensorFlow op") from None
 
 
 def create_strategy(name: str, num_replicas: int = 0) -> tf.distribute.Strategy:

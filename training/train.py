@@ -8,7 +8,8 @@
 import os
 import sys
 
-# TensorFlow's C++ start-up chatter would bury the progress lines; errors still show.
+# TensorFlow's C++ logging would bury the progress lines; `training` also imports TensorFlow
+# with its start-up notices captured (core/quiet_import.py).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402

@@ -49,10 +49,12 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
       TrainResult with the test accuracy of the final weights.
     """
     # Device, precision, distribution, randomness.
+    # The strategy comes first: it may split the CPU into logical devices, which must happen
+    # before anything initializes TensorFlow's devices.
+    strategy = create_strategy(config.distribution_strategy, config.num_replicas)
     device = detect_device()
     policy, precision_reason = precision_lib.resolve_precision(config.precision, device)
     log(f"Device: {device.kind} ({device.name}); precision {policy}: {precision_reason}")
-    strategy = create_strategy(config.distribution_strategy, config.num_replicas)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -1,0 +1,53 @@
+"""Every setting rejects a bad value with one line naming the flag, the value and what is allowed."""
+
+import pytest
+
+from training.config import ConfigError, TrainConfig
+
+BAD_VALUES = [
+    ("model", "no_such_model", "--model='no_such_model': unknown model"),
+    ("model", "no_such_module:Net", "--model='no_such_module:Net': model 'no_such_module:Net': cannot import module"),
+    ("model", "layers.registry:NoSuchClass", "has no attribute 'NoSuchClass'"),
+    ("model", ":Net", "must look like package.module:ClassName"),
+    ("dataset", "imagenet22k", "--dataset='imagenet22k': must be one of"),
+    ("batch_size", 0, "--batch_size=0: must be a positive integer"),
+    ("batch_size", -3, "--batch_size=-3: must be a positive integer"),
+    ("batch_size", 2.5, "--batch_size=2.5: must be a positive integer"),
+    ("train_steps", 0, "--train_steps=0: must be a positive integer"),
+    ("learning_rate", 0.0, "--learning_rate=0.0: must be a number in (0, 10)"),
+    ("learning_rate", -1e-3, "--learning_rate=-0.001: must be a number in (0, 10)"),
+    ("learning_rate", float("nan"), "--learning_rate=nan: must be a number in (0, 10)"),
+    ("optimizer", "adagrad", "--optimizer='adagrad': must be one of adam, adamw, sgd"),
+    ("lr_schedule", "linear", "--lr_schedule='linear': must be one of"),
+    ("warmup_steps", -1, "--warmup_steps=-1: must be an integer >= 0"),
+    ("warmup_steps", 5000, "--warmup_steps=5000: must be smaller than --train_steps=1200"),
+    ("precision", "float8", "--precision='float8': must be one of float32, mixed_float16, mixed_bfloat16, auto"),
+    ("jit_compile", "yes", "--jit_compile='yes': must be one of auto, true, false"),
+    ("steps_per_loop", 0, "--steps_per_loop=0: must be a positive integer"),
+    ("eval_every", -5, "--eval_every=-5: must be an integer >= 0"),
+    ("model_dir", "", "--model_dir='': must name a directory"),
+    ("keep_checkpoints", 0, "--keep_checkpoints=0: must be a positive integer"),
+    ("seed", -1, "--seed=-1: must be an integer >= 0"),
+    ("distribution_strategy", "horovod", "--distribution_strategy='horovod': must be one of"),
+    ("num_replicas", -2, "--num_replicas=-2: must be an integer >= 0"),
+]
+
+
+@pytest.mark.parametrize("flag,value,message", BAD_VALUES, ids=[f"{f}={v!r}" for f, v, _ in BAD_VALUES])
+def test_bad_value_is_rejected_with_a_one_line_message(flag, value, message):
+    with pytest.raises(ConfigError) as error:
+        TrainConfig(**{flag: value})
+    text = str(error.value)
+    assert message in text
+    assert "\n" not in text
+
+
+def test_every_field_is_covered_by_a_bad_value():
+    covered = {flag for flag, _, _ in BAD_VALUES}
+    untestable = {"data_dir", "deterministic"}  # Any string / any boolean is acceptable here.
+    assert set(TrainConfig.__dataclass_fields__) - untestable <= covered
+
+
+def test_defaults_are_valid_and_round_trip_through_a_dict():
+    config = TrainConfig()
+    assert TrainConfig(**config.to_dict()) == config
