@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 train: $(STAMP)
-	$(PY) -m training.train $(ARGS)
+	$(PY) -m training.train --model_dir=runs/digits-$$(date +%Y%m%d-%H%M%S) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
