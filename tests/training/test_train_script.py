@@ -22,7 +22,7 @@ def test_help_documents_every_flag():
     result = _run(["--helpshort"])
     assert "Traceback" not in result.stderr  # absl exits 1 after printing help.
     for flag in TrainConfig.__dataclass_fields__:
-        assert f"--{flag}" in result.stdout, flag
+        assert f"--{flag}:" in result.stdout or f"--[no]{flag}:" in result.stdout, flag
 
 
 @pytest.mark.parametrize("args,message", [
