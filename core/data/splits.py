@@ -19,6 +19,8 @@ class DatasetSplits:
       input_shape: (H, W, C) of one image.
       num_classes: labels are integers in [0, num_classes).
       class_names: a name per label.
+      normalization: the per-channel Normalization already applied to every split's images
+        (statistics from the training split), or None; a model served on new images needs it.
     """
 
     name: str
@@ -29,6 +31,7 @@ class DatasetSplits:
     input_shape: tuple
     num_classes: int
     class_names: tuple
+    normalization: object = None
 
 
 def split_indices(num_examples: int, validation_fraction: float, test_fraction: float, seed: int = 0):
