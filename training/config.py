@@ -5,8 +5,9 @@ flag a user typed. Validation runs on construction: a config that exists is a va
 """
 
 import dataclasses
+import os
 
-from core.data import DATASETS
+from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
 from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
 from layers.registry import resolve_model_class
@@ -14,6 +15,8 @@ from layers.registry import resolve_model_class
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("cosine", "constant")
 JIT_COMPILE_CHOICES = ("auto", "true", "false")
+MIN_IMAGE_SIZE = 8
+MAX_IMAGE_SIZE = 1024  # A 1024x1024x3 image is 12 MB as float32, per example.
 
 
 class ConfigError(ValueError):
@@ -27,6 +30,11 @@ class TrainConfig:
     model: str = "small_cnn"
     dataset: str = "digits"
     data_dir: str | None = None
+    image_size: int = 0
+    normalize: bool = True
+    augment: str = "none"
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
     batch_size: int = 64
     train_steps: int = 1200
     learning_rate: float = 3e-3
@@ -51,6 +59,7 @@ class TrainConfig:
         _require_choice("jit_compile", self.jit_compile, JIT_COMPILE_CHOICES)
         _require_choice("distribution_strategy", self.distribution_strategy, STRATEGIES)
         _require_choice("dataset", self.dataset, tuple(sorted(DATASETS)))
+        self._validate_data()
         for name in ("batch_size", "train_steps", "steps_per_loop", "keep_checkpoints"):
             _require_int(name, getattr(self, name), minimum=1)
         for name in ("warmup_steps", "eval_every", "seed", "num_replicas"):
@@ -67,6 +76,31 @@ class TrainConfig:
             resolve_model_class(self.model)
         except ValueError as error:
             raise ConfigError(f"--model={self.model!r}: {error}") from None
+
+    def _validate_data(self):
+        """The data flags: where the files are, image size, normalization, augmentation."""
+        if self.dataset in FILE_DATASETS:
+            if not self.data_dir:
+                raise ConfigError(f"--data_dir={self.data_dir!r}: --dataset={self.dataset} reads its files from "
+                                  "a directory; give its path")
+            if os.path.isfile(self.data_dir):
+                raise ConfigError(f"--data_dir={self.data_dir!r}: is a file; give the directory that holds it")
+            if not os.path.isdir(self.data_dir):
+                raise ConfigError(f"--data_dir={self.data_dir!r}: no such directory")
+        _require_int("image_size", self.image_size, minimum=0)
+        if self.image_size and not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ConfigError(f"--image_size={self.image_size}: must be 0 (the dataset's default) or from "
+                              f"{MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}")
+        if self.image_size and self.dataset not in RESIZABLE_DATASETS:
+            raise ConfigError(f"--image_size={self.image_size}: only --dataset={'/'.join(RESIZABLE_DATASETS)} "
+                              f"resizes its images; {self.dataset} has a fixed size, leave it 0")
+        if not isinstance(self.normalize, bool):
+            raise ConfigError(f"--normalize={self.normalize!r}: must be true or false")
+        _require_choice("augment", self.augment, AUGMENTATIONS)
+        for name in ("mixup_alpha", "cutmix_alpha"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+                raise ConfigError(f"--{name}={value!r}: must be a number from 0 (off) to 100")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

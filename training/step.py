@@ -4,6 +4,23 @@ import keras
 import tensorflow as tf
 
 
+def classification_loss(labels, logits):
+    """Per-example cross-entropy for integer labels [B] or soft labels [B, classes] (mixup/CutMix).
+
+    Which one is decided from the labels' static rank, when the step is traced.
+    """
+    if labels.shape.rank == 2:
+        return keras.losses.categorical_crossentropy(labels, logits, from_logits=True)
+    return keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+
+
+def hard_labels(labels):
+    """Integer labels [B] for accuracy: soft labels [B, classes] count as their largest class."""
+    if labels.shape.rank == 2:
+        return tf.argmax(labels, axis=-1, output_type=tf.int32)
+    return labels
+
+
 def make_train_step(model, optimizer, metrics, global_batch_size):
     """Returns train_step(batch) for `strategy.run`: forward, loss, gradients, update, metrics.
 
@@ -21,7 +38,7 @@ def make_train_step(model, optimizer, metrics, global_batch_size):
         with tf.GradientTape() as tape:
             # Logits go to float32 before softmax: float16's max (65504) overflows exp().
             logits = tf.cast(model(images, training=True), tf.float32)
-            per_example_loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            per_example_loss = classification_loss(labels, logits)
             loss = tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size)
             if model.losses:  # Regularizers added by layers, split over replicas like the loss.
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
@@ -30,7 +47,7 @@ def make_train_step(model, optimizer, metrics, global_batch_size):
         gradients = tape.gradient(scaled_loss, model.trainable_variables)
         # A LossScaleOptimizer unscales here and skips the update when any gradient is inf/NaN.
         optimizer.apply(gradients, model.trainable_variables)
-        metrics.update(tf.reduce_mean(per_example_loss), labels, logits)
+        metrics.update(tf.reduce_mean(per_example_loss), hard_labels(labels), logits)
 
     return train_step
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from core import precision as precision_lib
 from core.checkpointing import TrainingCheckpoint
-from core.data import evaluation_dataset, load_dataset, training_dataset
+from core.data import create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset, training_dataset
 from core.devices import detect_device
 from core.distribution import create_strategy, per_replica_batch_size
 from core.summaries import SummaryWriter
@@ -60,9 +60,13 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         tf.config.experimental.enable_op_determinism()
 
     # Input pipeline. Batches are split over replicas; each replica sees global / replicas.
-    datasets = datasets or load_dataset(config.dataset, config.data_dir)
+    datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
+    log(_describe_data(datasets, config))
     per_replica_batch_size(config.batch_size, strategy)  # Refuses an uneven split early.
-    train_batches = training_dataset(datasets.train, datasets.num_examples["train"], config.batch_size, config.seed)
+    train_batches = training_dataset(
+        datasets.train, datasets.num_examples["train"], config.batch_size, config.seed,
+        augment=create_augmentation(config.augment, datasets.input_shape),
+        mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes))
     train_iterator = iter(strategy.experimental_distribute_dataset(train_batches))
     validation_batches = strategy.experimental_distribute_dataset(
         evaluation_dataset(datasets.validation, config.batch_size))
@@ -137,6 +141,18 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     return TrainResult(
         test_accuracy=test["accuracy"], test_loss=test["loss"], validation_history=validation_history,
         final_step=step, precision=policy, jit_compile=jit_compile, model=model)
+
+
+def _describe_data(datasets, config):
+    counts = "/".join(str(datasets.num_examples[split]) for split in ("train", "validation", "test"))
+    line = f"Data: {datasets.name}, {counts} train/validation/test examples of {datasets.input_shape}"
+    if datasets.normalization is not None:
+        mean = ", ".join(f"{value:.3f}" for value in datasets.normalization.mean)
+        std = ", ".join(f"{value:.3f}" for value in datasets.normalization.std)
+        line += f"; normalized by the training split's mean ({mean}) and std ({std})"
+    mixing = [f"{name} {alpha}" for name, alpha in (("mixup", config.mixup_alpha), ("cutmix", config.cutmix_alpha))
+              if alpha]
+    return line + f"; augmentation {config.augment}" + "".join(f", {item}" for item in mixing)
 
 
 def _steps_until_boundary(step, config):

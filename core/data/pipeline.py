@@ -4,7 +4,7 @@ import tensorflow as tf
 
 
 def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int, seed: int,
-                     augment=None) -> tf.data.Dataset:
+                     augment=None, mix_batches=None) -> tf.data.Dataset:
     """Shuffled, endlessly repeated, fixed-size batches for the training loop.
 
     Shuffling uses a buffer as large as the split, so every epoch is a full permutation; the
@@ -16,7 +16,10 @@ def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int,
       num_examples: examples in `split`; the shuffle buffer size.
       batch_size: examples per batch (per replica under a strategy).
       seed: shuffle and augmentation seed.
-      augment: optional function (dataset, seed) -> dataset that transforms unbatched examples.
+      augment: optional function (dataset, seed) -> dataset that transforms unbatched examples
+        (`augmentation.create_augmentation`).
+      mix_batches: optional function (batches, seed) -> batches that transforms whole batches
+        (`mixing.create_batch_mixing`: mixup/CutMix, which make the labels soft [B, classes]).
 
     Raises:
       ValueError: when the split has fewer examples than one batch.
@@ -26,7 +29,10 @@ def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int,
     dataset = split.cache().shuffle(num_examples, seed=seed, reshuffle_each_iteration=True).repeat()
     if augment is not None:
         dataset = augment(dataset, seed)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    if mix_batches is not None:
+        dataset = mix_batches(dataset, seed)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def evaluation_dataset(split: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
