@@ -81,10 +81,11 @@ class TrainConfig:
         """The data flags: where the files are, image size, normalization, augmentation."""
         if self.dataset in FILE_DATASETS:
             if not self.data_dir:
-                raise ConfigError(f"--data_dir={self.data_dir!r}: --dataset={self.dataset} reads its files from "
-                                  "a directory; give its path")
+                raise ConfigError(f"--data_dir={self.data_dir!r}: --dataset={self.dataset} reads its files "
+                                  "from a directory; give its path")
             if os.path.isfile(self.data_dir):
-                raise ConfigError(f"--data_dir={self.data_dir!r}: is a file; give the directory that holds it")
+                raise ConfigError(
+                    f"--data_dir={self.data_dir!r}: is a file; give the directory that holds it")
             if not os.path.isdir(self.data_dir):
                 raise ConfigError(f"--data_dir={self.data_dir!r}: no such directory")
         _require_int("image_size", self.image_size, minimum=0)
@@ -92,8 +93,9 @@ class TrainConfig:
             raise ConfigError(f"--image_size={self.image_size}: must be 0 (the dataset's default) or from "
                               f"{MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}")
         if self.image_size and self.dataset not in RESIZABLE_DATASETS:
-            raise ConfigError(f"--image_size={self.image_size}: only --dataset={'/'.join(RESIZABLE_DATASETS)} "
-                              f"resizes its images; {self.dataset} has a fixed size, leave it 0")
+            resizable = "/".join(RESIZABLE_DATASETS)
+            raise ConfigError(f"--image_size={self.image_size}: only --dataset={resizable} resizes its "
+                              f"images; {self.dataset} has a fixed size, leave it 0")
         if not isinstance(self.normalize, bool):
             raise ConfigError(f"--normalize={self.normalize!r}: must be true or false")
         _require_choice("augment", self.augment, AUGMENTATIONS)

@@ -24,19 +24,23 @@ _DEFAULTS = config_lib.TrainConfig()
 flags.DEFINE_string("model", _DEFAULTS.model, "Registered model name (mlp, small_cnn, resnet20, resnet56) "
                     "or an import path package.module:ClassName of your own model.")
 flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Dataset name: " + ", ".join(sorted(config_lib.DATASETS)) + ".")
-flags.DEFINE_string("data_dir", _DEFAULTS.data_dir, "Directory holding the dataset's files (mnist: mnist.npz "
-                    "or the four IDX files; cifar10/cifar100: the python or binary .tar.gz or its unpacked folder; "
-                    "image_folder: one subfolder of JPEG/PNG images per class).")
-flags.DEFINE_integer("image_size", _DEFAULTS.image_size, "image_folder only: resize images to this square side "
-                     "(0: 224).")
-flags.DEFINE_boolean("normalize", _DEFAULTS.normalize, "mnist, cifar10, cifar100, image_folder: normalize each "
-                     "channel with the training split's mean and std (--nonormalize: pixels in [0, 1]).")
-flags.DEFINE_string("augment", _DEFAULTS.augment, "Per-example augmentation of training images: none, crop (zero "
-                    "padding of 1/8 of the side, 4 px on CIFAR, then a random crop) or crop_flip (also a random "
-                    "horizontal flip).")
-flags.DEFINE_float("mixup_alpha", _DEFAULTS.mixup_alpha, "Mixup's Beta(alpha, alpha) parameter, e.g. 0.2; 0: off.")
-flags.DEFINE_float("cutmix_alpha", _DEFAULTS.cutmix_alpha, "CutMix's Beta(alpha, alpha) parameter, e.g. 1.0; "
-                   "0: off. With mixup also on, each batch uses one of the two.")
+flags.DEFINE_string("data_dir", _DEFAULTS.data_dir,
+                    "Directory holding the dataset's files. mnist: mnist.npz or the four IDX files; "
+                    "cifar10/cifar100: the python or binary .tar.gz, or the folder it unpacks to; "
+                    "image_folder: one subfolder of JPEG/PNG images per class.")
+flags.DEFINE_integer("image_size", _DEFAULTS.image_size,
+                     "image_folder only: resize images to this square side (0: 224).")
+flags.DEFINE_boolean("normalize", _DEFAULTS.normalize,
+                     "mnist, cifar10, cifar100, image_folder: normalize each channel with the training "
+                     "split's mean and std (--nonormalize: pixels in [0, 1]).")
+flags.DEFINE_string("augment", _DEFAULTS.augment,
+                    "Per-example augmentation of training images: none, crop (zero padding of 1/8 of the "
+                    "side, 4 px on CIFAR, then a random crop) or crop_flip (also a random horizontal flip).")
+flags.DEFINE_float("mixup_alpha", _DEFAULTS.mixup_alpha,
+                   "Mixup's Beta(alpha, alpha) parameter, e.g. 0.2; 0: off.")
+flags.DEFINE_float("cutmix_alpha", _DEFAULTS.cutmix_alpha,
+                   "CutMix's Beta(alpha, alpha) parameter, e.g. 1.0; 0: off. With mixup also on, each batch "
+                   "uses one of the two.")
 flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size (summed over replicas).")
 flags.DEFINE_integer("train_steps", _DEFAULTS.train_steps, "Total training steps.")
 flags.DEFINE_float("learning_rate", _DEFAULTS.learning_rate, "Peak learning rate.")

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from core import precision as precision_lib
 from core.checkpointing import TrainingCheckpoint
-from core.data import create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset, training_dataset
+from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
+                       training_dataset)
 from core.devices import detect_device
 from core.distribution import create_strategy, per_replica_batch_size
 from core.summaries import SummaryWriter
@@ -144,15 +145,18 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
 
 
 def _describe_data(datasets, config):
+    """One log line: the dataset's splits, normalization and augmentation."""
     counts = "/".join(str(datasets.num_examples[split]) for split in ("train", "validation", "test"))
     line = f"Data: {datasets.name}, {counts} train/validation/test examples of {datasets.input_shape}"
     if datasets.normalization is not None:
         mean = ", ".join(f"{value:.3f}" for value in datasets.normalization.mean)
         std = ", ".join(f"{value:.3f}" for value in datasets.normalization.std)
         line += f"; normalized by the training split's mean ({mean}) and std ({std})"
-    mixing = [f"{name} {alpha}" for name, alpha in (("mixup", config.mixup_alpha), ("cutmix", config.cutmix_alpha))
-              if alpha]
-    return line + f"; augmentation {config.augment}" + "".join(f", {item}" for item in mixing)
+    line += f"; augmentation {config.augment}"
+    for name, alpha in (("mixup", config.mixup_alpha), ("cutmix", config.cutmix_alpha)):
+        if alpha:
+            line += f", {name} {alpha}"
+    return line
 
 
 def _steps_until_boundary(step, config):

@@ -82,9 +82,9 @@ def decode_binary_batch(data: bytes, source, dataset):
     label_bytes = LABEL_BYTES[dataset]
     record_bytes = label_bytes + IMAGE_BYTES
     if not data or len(data) % record_bytes:
-        raise file_error(source, f"holds {len(data)} bytes, not a whole number of {record_bytes}-byte records "
-                                 f"({label_bytes} label byte(s) + {IMAGE_BYTES} pixel bytes); the file is "
-                                 "truncated or not a CIFAR binary batch")
+        raise file_error(source, f"holds {len(data)} bytes, not a whole number of {record_bytes}-byte "
+                                 f"records ({label_bytes} label byte(s) + {IMAGE_BYTES} pixel bytes); the "
+                                 "file is truncated or not a CIFAR binary batch")
     records = np.frombuffer(data, np.uint8).reshape(-1, record_bytes)
     labels = records[:, label_bytes - 1]  # The fine label is the last label byte.
     return check_examples(_planes_to_images(records[:, label_bytes:]), labels, IMAGE_SHAPE,
@@ -112,4 +112,5 @@ def _text_keys(batch, source) -> dict:
     """The dict with its keys as str: Python 2 wrote them as byte strings."""
     if not isinstance(batch, dict):
         raise file_error(source, f"holds a {type(batch).__name__}, expected the dict of a CIFAR batch")
-    return {key.decode("latin1") if isinstance(key, bytes) else str(key): value for key, value in batch.items()}
+    return {(key.decode("latin1") if isinstance(key, bytes) else str(key)): value
+            for key, value in batch.items()}

@@ -9,7 +9,6 @@ import os
 import tarfile
 import zlib
 
-
 from core.data.errors import file_error, missing_files_error
 
 
@@ -112,7 +111,8 @@ def _read_archive(path, layout) -> dict:
                 if name is not None and member.isfile():
                     files[name] = archive.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
-        raise file_error(path, f"is a truncated or corrupt archive ({type(error).__name__}: {error})") from None
+        problem = f"{type(error).__name__}: {error}"
+        raise file_error(path, f"is a truncated or corrupt archive ({problem})") from None
     missing = [name for name in layout.required_files if name not in files]
     if missing:
         raise file_error(path, f"lacks {', '.join(f'{layout.folder}/{name}' for name in missing)}; "

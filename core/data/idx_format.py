@@ -64,7 +64,8 @@ def read_idx(path, magic: int) -> np.ndarray:
     rank = magic & 0xFF
     header_bytes = 4 + 4 * rank
     if len(raw) < header_bytes:
-        raise file_error(path, f"the header is cut short: {len(raw)} bytes, {rank} dimensions need {header_bytes}")
+        raise file_error(path, f"the header is cut short: {len(raw)} bytes, {rank} dimensions need "
+                               f"{header_bytes}")
     dimensions = struct.unpack(f">{rank}I", raw[4:header_bytes])
     body = len(raw) - header_bytes
     expected = math.prod(dimensions)

@@ -46,7 +46,8 @@ def load_image_folder(data_dir, image_size=DEFAULT_IMAGE_SIZE, normalize=True) -
     labels = np.asarray(labels, np.int32)
     indices = split_indices(len(paths), VALIDATION_FRACTION, TEST_FRACTION, seed=SPLIT_SEED)
     train, validation, test = ((images[index], labels[index]) for index in indices)
-    return splits_from_pixels("image_folder", train, validation, test, len(class_names), class_names, normalize)
+    return splits_from_pixels("image_folder", train, validation, test, len(class_names), class_names,
+                              normalize)
 
 
 def list_images(data_dir):
@@ -59,7 +60,8 @@ def list_images(data_dir):
         raise file_error(data_dir, "has no class subfolders: put each class's JPEG/PNG images in a subfolder "
                                    f"named after the class (data_dir/cat/1.jpg, data_dir/dog/2.png){where}")
     if len(class_names) == 1:
-        raise file_error(data_dir, f"has one class subfolder ({class_names[0]}); a classifier needs at least two")
+        raise file_error(data_dir, f"has one class subfolder ({class_names[0]}); a classifier needs at "
+                                   "least two")
     paths, labels = [], []
     for label, class_name in enumerate(class_names):
         folder = os.path.join(data_dir, class_name)

@@ -72,7 +72,8 @@ def _read_npz(path):
         raise file_error(path, f"is not a readable .npz archive ({error})") from None
     missing = [key for key in NPZ_KEYS if key not in arrays]
     if missing:
-        raise file_error(path, f"lacks the arrays {', '.join(missing)}; Keras' mnist.npz holds {', '.join(NPZ_KEYS)}")
+        raise file_error(path, f"lacks the arrays {', '.join(missing)}; Keras' mnist.npz holds "
+                               f"{', '.join(NPZ_KEYS)}")
     return [arrays[key] for key in NPZ_KEYS]
 
 

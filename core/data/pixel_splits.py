@@ -34,8 +34,10 @@ def check_examples(images, labels, image_shape, num_classes, source):
     Raises:
       DatasetError: naming `source` and what is wrong.
     """
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.shape[1:] != tuple(image_shape):
-        raise file_error(source, f"images must be a uint8 array of shape (N, {', '.join(map(str, image_shape))}), "
+    image_shape = tuple(image_shape)
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.shape[1:] != image_shape:
+        expected = ", ".join(map(str, image_shape))
+        raise file_error(source, f"images must be a uint8 array of shape (N, {expected}), "
                                  f"found {describe_array(images)}")
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):

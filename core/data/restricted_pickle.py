@@ -93,8 +93,9 @@ def load_restricted_pickle(data: bytes, source):
     try:
         return RestrictedUnpickler(io.BytesIO(data)).load()
     except RefusedPickle as refused:
-        raise file_error(source, f"refused to unpickle {refused}: a dataset pickle holds only containers, strings, "
-                                 "numbers and numpy arrays, so the file is corrupt or crafted; nothing in it was run") from None
+        raise file_error(source, f"refused to unpickle {refused}: a dataset pickle holds only containers, "
+                                 "strings, numbers and numpy arrays, so the file is corrupt or crafted; "
+                                 "nothing in it was run") from None
     # A cut or damaged stream fails in many ways (EOFError, UnpicklingError for a bad opcode, a
     # constructor given the wrong arguments, a missing memo entry); all mean the file is unusable.
     except Exception as error:  # noqa: BLE001

@@ -91,7 +91,8 @@ def cifar_file_contents(dataset, version, per_file=10, test_count=10, seed=0):
                 batch["coarse_labels"] = [int(x) // 5 for x in labels]
             files[name] = python2_pickle(batch)
         else:
-            label_columns = [labels[:, None]] if dataset == "cifar10" else [labels[:, None] // 5, labels[:, None]]
+            fine = labels[:, None]
+            label_columns = [fine] if dataset == "cifar10" else [fine // 5, fine]  # CIFAR-100: coarse, fine.
             files[name] = np.concatenate(label_columns + [planes], axis=1).astype(np.uint8).tobytes()
         if name == layout.test_file:
             test = (images, labels)

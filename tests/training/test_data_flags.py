@@ -1,0 +1,83 @@
+"""The data flags: one-line ConfigErrors, and a run on real-format files with augmentation and mixing."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from training.config import ConfigError, TrainConfig
+from training.train_lib import train_and_evaluate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.parametrize("settings, start", [
+    (dict(dataset="mnist"), "--data_dir=None: --dataset=mnist reads its files from a directory"),
+    (dict(dataset="cifar10", data_dir="/no/such/place"), "--data_dir='/no/such/place': no such directory"),
+    (dict(dataset="image_folder", data_dir=""), "--data_dir='': --dataset=image_folder reads its files"),
+    (dict(dataset="image_folder", image_size=-1), "--image_size=-1: must be an integer >= 0"),
+    (dict(dataset="image_folder", image_size=4),
+     "--image_size=4: must be 0 (the dataset's default) or from 8 to 1024"),
+    (dict(dataset="image_folder", image_size=2.5), "--image_size=2.5: must be an integer >= 0"),
+    (dict(dataset="cifar10", image_size=64),
+     "--image_size=64: only --dataset=image_folder resizes its images"),
+    (dict(augment="rotate"), "--augment='rotate': must be one of none, crop, crop_flip"),
+    (dict(mixup_alpha=-0.2), "--mixup_alpha=-0.2: must be a number from 0 (off) to 100"),
+    (dict(cutmix_alpha="1"), "--cutmix_alpha='1': must be a number from 0 (off) to 100"),
+    (dict(normalize="yes"), "--normalize='yes': must be true or false"),
+])
+def test_bad_data_flag_gives_one_line_naming_it(tmp_path, settings, start):
+    if settings.get("data_dir") is None and settings.get("dataset") in ("cifar10", "image_folder"):
+        settings = dict(settings, data_dir=str(tmp_path))
+    with pytest.raises(ConfigError) as error:
+        TrainConfig(**settings)
+    assert str(error.value).startswith(start) and "\n" not in str(error.value)
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    (tmp_path / "mnist.npz").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"^--data_dir='.*mnist.npz': is a file; give the directory that"):
+        TrainConfig(dataset="mnist", data_dir=str(tmp_path / "mnist.npz"))
+
+
+def test_good_data_flags_are_kept(tmp_path):
+    config = TrainConfig(dataset="image_folder", data_dir=str(tmp_path), image_size=32, augment="crop_flip",
+                         mixup_alpha=0.2, cutmix_alpha=1.0, normalize=False)
+    kept = (config.image_size, config.augment, config.mixup_alpha, config.cutmix_alpha, config.normalize)
+    assert kept == (32, "crop_flip", 0.2, 1.0, False)
+
+
+def test_mnist_run_with_augmentation_and_mixing(tmp_path):
+    # 200 training images whose label is which image quadrant is bright: learnable in a few steps.
+    rng = np.random.RandomState(0)
+    labels = np.arange(240) % 4
+    images = rng.randint(0, 60, (240, 28, 28)).astype(np.uint8)
+    for index, label in enumerate(labels):
+        top, left = 14 * (label // 2), 14 * (label % 2)
+        images[index, top : top + 14, left : left + 14] += 150
+    np.savez(tmp_path / "mnist.npz", x_train=images[:200], y_train=labels[:200], x_test=images[200:],
+             y_test=labels[200:])
+    config = TrainConfig(model="mlp", dataset="mnist", data_dir=str(tmp_path), batch_size=20, train_steps=40,
+                         warmup_steps=0, steps_per_loop=20, eval_every=0, learning_rate=1e-3, augment="crop",
+                         mixup_alpha=0.2, cutmix_alpha=1.0, model_dir=str(tmp_path / "run"),
+                         precision="float32")
+    lines = []
+    result = train_and_evaluate(config, log=lines.append)
+    assert any(line.startswith("Data: mnist, 180/20/40 train/validation/test examples of (28, 28, 1); "
+                               "normalized by the training split's mean") and line.endswith(
+                                   "augmentation crop, mixup 0.2, cutmix 1.0") for line in lines)
+    assert np.isfinite(result.test_loss)
+    assert result.test_accuracy >= 0.9  # 4 quadrant classes; chance is 0.25.
+
+
+def test_script_prints_the_missing_files_message_without_traceback(tmp_path):
+    # Subprocess (~6 s): the point is what the user sees, the exit status and no traceback.
+    completed = subprocess.run(
+        [sys.executable, "-m", "training.train", "--dataset=cifar10", f"--data_dir={tmp_path}",
+         f"--model_dir={tmp_path / 'run'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert f"error: --dataset=cifar10: the dataset files are not in {tmp_path}" in completed.stderr
+    assert "cifar-10-python.tar.gz" in completed.stderr and "cifar-10-batches-bin/" in completed.stderr
