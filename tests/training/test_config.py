@@ -30,6 +30,12 @@ BAD_VALUES = [
     ("seed", -1, "--seed=-1: must be an integer >= 0"),
     ("distribution_strategy", "horovod", "--distribution_strategy='horovod': must be one of"),
     ("num_replicas", -2, "--num_replicas=-2: must be an integer >= 0"),
+    ("image_size", -1, "--image_size=-1: must be an integer >= 0"),
+    ("image_size", 64, "--image_size=64: only --dataset=image_folder resizes its images"),
+    ("normalize", "yes", "--normalize='yes': must be true or false"),
+    ("augment", "rotate", "--augment='rotate': must be one of none, crop, crop_flip"),
+    ("mixup_alpha", -0.2, "--mixup_alpha=-0.2: must be a number from 0 (off) to 100"),
+    ("cutmix_alpha", float("inf"), "--cutmix_alpha=inf: must be a number from 0 (off) to 100"),
 ]
 
 
