@@ -83,10 +83,12 @@ class TrainConfig:
             if not self.data_dir:
                 raise ConfigError(f"--data_dir={self.data_dir!r}: --dataset={self.dataset} reads its files "
                                   "from a directory; give its path")
-            if os.path.isfile(self.data_dir):
+            # "~" is expanded here and by the loaders: not every shell expands it inside --flag=~/path.
+            data_dir = os.path.expanduser(self.data_dir)
+            if os.path.isfile(data_dir):
                 raise ConfigError(
                     f"--data_dir={self.data_dir!r}: is a file; give the directory that holds it")
-            if not os.path.isdir(self.data_dir):
+            if not os.path.isdir(data_dir):
                 raise ConfigError(f"--data_dir={self.data_dir!r}: no such directory")
         _require_int("image_size", self.image_size, minimum=0)
         if self.image_size and not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:

@@ -1,5 +1,7 @@
 """Datasets by the name `--dataset` uses."""
 
+import os
+
 from core.data.cifar import load_cifar
 from core.data.digits import load_digits
 from core.data.image_folder import DEFAULT_IMAGE_SIZE, load_image_folder
@@ -39,4 +41,6 @@ def load_dataset(name: str, data_dir: str | None = None, normalize: bool = True,
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(sorted(DATASETS))}")
+    if data_dir:
+        data_dir = os.path.expanduser(data_dir)
     return DATASETS[name](data_dir, normalize, image_size)

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from core.data import load_dataset
 from training.config import ConfigError, TrainConfig
 from training.train_lib import train_and_evaluate
 
@@ -37,6 +38,16 @@ def test_data_dir_that_is_a_file(tmp_path):
     (tmp_path / "mnist.npz").write_bytes(b"")
     with pytest.raises(ConfigError, match=r"^--data_dir='.*mnist.npz': is a file; give the directory that"):
         TrainConfig(dataset="mnist", data_dir=str(tmp_path / "mnist.npz"))
+
+
+def test_data_dir_may_start_with_a_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mnist").mkdir()
+    images, labels = np.zeros((20, 28, 28), np.uint8), np.arange(20) % 10
+    np.savez(tmp_path / "mnist" / "mnist.npz", x_train=images, y_train=labels, x_test=images, y_test=labels)
+    config = TrainConfig(dataset="mnist", data_dir="~/mnist")
+    splits = load_dataset(config.dataset, config.data_dir)
+    assert splits.num_examples == {"train": 18, "validation": 2, "test": 20}
 
 
 def test_good_data_flags_are_kept(tmp_path):
