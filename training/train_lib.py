@@ -67,7 +67,8 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     train_batches = training_dataset(
         datasets.train, datasets.num_examples["train"], config.batch_size, config.seed,
         augment=create_augmentation(config.augment, datasets.input_shape),
-        mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes))
+        mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes),
+        examples=datasets.train_examples)
     train_iterator = iter(strategy.experimental_distribute_dataset(train_batches))
     validation_batches = strategy.experimental_distribute_dataset(
         evaluation_dataset(datasets.validation, config.batch_size))

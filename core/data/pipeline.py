@@ -4,12 +4,14 @@ import tensorflow as tf
 
 
 def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int, seed: int,
-                     augment=None, mix_batches=None) -> tf.data.Dataset:
+                     augment=None, mix_batches=None, examples=None) -> tf.data.Dataset:
     """Shuffled, endlessly repeated, fixed-size batches for the training loop.
 
-    Shuffling uses a buffer as large as the split, so every epoch is a full permutation; the
-    order depends only on `seed`. Batches drop the remainder so every compiled step sees the
-    same shape (XLA compiles once per shape).
+    Every epoch is a full permutation whose order depends only on `seed`. With `examples` (a
+    split held in memory) the permutation is of indices; otherwise a shuffle buffer as large as
+    the split holds the examples themselves, and every checkpoint of the iterator stores that
+    buffer. Batches drop the remainder so every compiled step sees the same shape (XLA compiles
+    once per shape).
 
     Args:
       split: unbatched (image, label) examples.
@@ -20,13 +22,17 @@ def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int,
         (`augmentation.create_augmentation`).
       mix_batches: optional function (batches, seed) -> batches that transforms whole batches
         (`mixing.create_batch_mixing`: mixup/CutMix, which make the labels soft [B, classes]).
+      examples: optional InMemoryExamples holding the same examples as `split`.
 
     Raises:
       ValueError: when the split has fewer examples than one batch.
     """
     if num_examples < batch_size:
         raise ValueError(f"--batch_size={batch_size} is larger than the training split ({num_examples} examples)")
-    dataset = split.cache().shuffle(num_examples, seed=seed, reshuffle_each_iteration=True).repeat()
+    if examples is not None:
+        dataset = examples.shuffled_forever(seed)
+    else:
+        dataset = split.shuffle(num_examples, seed=seed, reshuffle_each_iteration=True).repeat()
     if augment is not None:
         dataset = augment(dataset, seed)
     dataset = dataset.batch(batch_size, drop_remainder=True)

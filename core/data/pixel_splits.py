@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data.errors import describe_array, file_error
+from core.data.in_memory import InMemoryExamples
 from core.data.normalization import channel_statistics
 from core.data.splits import DatasetSplits
 
@@ -84,18 +85,17 @@ def splits_from_pixels(name, train, validation, test, num_classes, class_names, 
             image = normalization.apply(image)
         return image, label
 
-    parts = {}
-    for split_name, (images, labels) in (("train", train), ("validation", validation), ("test", test)):
-        slices = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int32)))
-        parts[split_name] = slices.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    parts = {split_name: InMemoryExamples(images, np.asarray(labels, np.int32), to_float)
+             for split_name, (images, labels) in (("train", train), ("validation", validation), ("test", test))}
     return DatasetSplits(
         name=name,
-        train=parts["train"],
-        validation=parts["validation"],
-        test=parts["test"],
+        train=parts["train"].as_dataset(),
+        validation=parts["validation"].as_dataset(),
+        test=parts["test"].as_dataset(),
         num_examples={"train": len(train[0]), "validation": len(validation[0]), "test": len(test[0])},
         input_shape=tuple(train[0].shape[1:]),
         num_classes=num_classes,
         class_names=tuple(class_names),
         normalization=normalization,
+        train_examples=parts["train"],
     )

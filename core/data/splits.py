@@ -5,6 +5,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from core.data.in_memory import InMemoryExamples
+
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSplits:
@@ -21,6 +23,8 @@ class DatasetSplits:
       class_names: a name per label.
       normalization: the per-channel Normalization already applied to every split's images
         (statistics from the training split), or None; a model served on new images needs it.
+      train_examples: the training split as InMemoryExamples, when it is held in memory; the
+        training pipeline then shuffles indices instead of images (small iterator checkpoints).
     """
 
     name: str
@@ -32,6 +36,7 @@ class DatasetSplits:
     num_classes: int
     class_names: tuple
     normalization: object = None
+    train_examples: InMemoryExamples | None = None
 
 
 def split_indices(num_examples: int, validation_fraction: float, test_fraction: float, seed: int = 0):
@@ -53,16 +58,16 @@ def splits_from_arrays(name, images, labels, indices, num_classes, class_names=N
     """Builds DatasetSplits from in-memory arrays and (train, validation, test) index arrays."""
     images = np.asarray(images, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int32)
-    parts = {}
-    for split_name, index in zip(("train", "validation", "test"), indices):
-        parts[split_name] = tf.data.Dataset.from_tensor_slices((images[index], labels[index]))
+    parts = {name: InMemoryExamples(images[index], labels[index])
+             for name, index in zip(("train", "validation", "test"), indices)}
     return DatasetSplits(
         name=name,
-        train=parts["train"],
-        validation=parts["validation"],
-        test=parts["test"],
+        train=parts["train"].as_dataset(),
+        validation=parts["validation"].as_dataset(),
+        test=parts["test"].as_dataset(),
         num_examples={k: int(len(i)) for k, i in zip(("train", "validation", "test"), indices)},
         input_shape=tuple(images.shape[1:]),
         num_classes=num_classes,
         class_names=tuple(class_names or (str(c) for c in range(num_classes))),
+        train_examples=parts["train"],
     )
