@@ -1,18 +1,21 @@
 """Models by name, or by an import path `package.module:ClassName` for a user's own model.
 
-Every model is constructed as `ModelClass(num_classes=...)` and maps images to logits.
+Every model is constructed as `ModelClass(num_classes=...)` and maps its inputs to float32 logits:
+images [B, H, W, C], except `transformer_classifier`, which takes integer token ids [B, T].
 """
 
 import functools
 import importlib
 
-from layers.models import MLP, CifarResNet, SmallCNN
+from layers.models import MLP, CifarResNet, SmallCNN, TransformerClassifier, VisionTransformer
 
 MODELS = {
     "mlp": MLP,
     "small_cnn": SmallCNN,
     "resnet20": functools.partial(CifarResNet, depth=20),
     "resnet56": functools.partial(CifarResNet, depth=56),
+    "vit_tiny": VisionTransformer,
+    "transformer_classifier": TransformerClassifier,
 }
 
 
