@@ -2,6 +2,7 @@
 
 import keras
 
+from core.precision import precision_scope
 from layers.conv_bn import ConvBNActivation
 
 
@@ -31,8 +32,10 @@ class BottleneckBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         if self.strides != 1 or input_shape[-1] != self.filters * self.expansion:
-            self.projection = ConvBNActivation(
-                self.filters * self.expansion, 1, self.strides, None, name="projection")
+            # Sublayers made here must take this block's policy, not whatever is global at build time.
+            with precision_scope(self.dtype_policy.name):
+                self.projection = ConvBNActivation(
+                    self.filters * self.expansion, 1, self.strides, None, name="projection")
 
     def call(self, inputs, training=False):
         shortcut = inputs if self.projection is None else self.projection(inputs, training=training)

@@ -3,6 +3,7 @@ Transformer Architecture"), as used by ViT and GPT-2."""
 
 import keras
 
+from core.precision import precision_scope
 from layers.attention import MultiHeadSelfAttention
 from layers.mlp_block import MLPBlock
 from layers.stochastic_depth import StochasticDepth
@@ -44,7 +45,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.drop_path = StochasticDepth(drop_path, seed=path_seed, name="drop_path") if drop_path else None
 
     def build(self, input_shape):
-        self.mlp_output = keras.layers.Dense(input_shape[-1], name="mlp_output")
+        # Sublayers made here must take this block's policy, not whatever is global at build time.
+        with precision_scope(self.dtype_policy.name):
+            self.mlp_output = keras.layers.Dense(input_shape[-1], name="mlp_output")
 
     def call(self, inputs, padding_mask=None, training=False):
         """inputs [B, T, D]; padding_mask optional [B, T], True for real tokens."""

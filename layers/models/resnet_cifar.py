@@ -2,6 +2,7 @@
 
 import keras
 
+from layers.checkpoint_tracking import track_layers
 from layers.conv_bn import ConvBNActivation
 from layers.residual import ResidualBlock
 
@@ -25,11 +26,11 @@ class CifarResNet(keras.Model):
         self.depth = depth
         blocks_per_stage = (depth - 2) // 6
         self.stem = ConvBNActivation(16, 3, name="stem")
-        self.blocks = [
+        self.blocks = track_layers(self, [
             ResidualBlock(width, strides=2 if stage > 0 and block == 0 else 1, name=f"stage{stage}_block{block}")
             for stage, width in enumerate((16, 32, 64))
             for block in range(blocks_per_stage)
-        ]
+        ])
         self.global_pool = keras.layers.GlobalAveragePooling2D()
         self.classifier = keras.layers.Dense(num_classes, dtype="float32", name="classifier")
 

@@ -2,6 +2,7 @@
 
 import keras
 
+from layers.checkpoint_tracking import track_layers
 from layers.conv_bn import ConvBNActivation
 
 
@@ -23,7 +24,8 @@ class SmallCNN(keras.Model):
         self.widths = tuple(widths)
         self.dropout_rate = dropout
         self.stages = [
-            [ConvBNActivation(width, name=f"stage{i}_conv{j}") for j in range(2)] for i, width in enumerate(widths)
+            track_layers(self, [ConvBNActivation(width, name=f"stage{i}_conv{j}") for j in range(2)])
+            for i, width in enumerate(widths)
         ]
         self.pool = keras.layers.MaxPooling2D(2)
         self.global_pool = keras.layers.GlobalAveragePooling2D()

@@ -2,6 +2,7 @@
 
 import keras
 
+from layers.checkpoint_tracking import track_layers
 from layers.token_position_embedding import TokenAndPositionEmbedding
 from layers.transformer_encoder import TransformerEncoderBlock
 
@@ -43,11 +44,11 @@ class TransformerClassifier(keras.Model):
         self.causal = causal
         self.seed = seed
         self.embedding = TokenAndPositionEmbedding(vocab_size, max_length, width, name="embedding")
-        self.blocks = [
+        self.blocks = track_layers(self, [
             TransformerEncoderBlock(num_heads, mlp_dim, dropout=dropout, causal=causal,
                                     seed=None if seed is None else seed + 10 * index, name=f"block{index}")
             for index in range(depth)
-        ]
+        ])
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
         self.classifier = keras.layers.Dense(num_classes, dtype="float32", name="classifier")
 

@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from core.precision import precision_scope
+from layers.checkpoint_tracking import track_layers
 from layers.patch_embedding import PatchEmbedding
 from layers.transformer_encoder import TransformerEncoderBlock
 
@@ -55,19 +57,21 @@ class VisionTransformer(keras.Model):
         self.drop_path = drop_path
         self.seed = seed
         self.patch_embedding = None
-        self.blocks = [
+        self.blocks = track_layers(self, [
             TransformerEncoderBlock(
                 num_heads, mlp_dim, dropout=dropout, drop_path=drop_path * index / max(depth - 1, 1),
                 seed=None if seed is None else seed + 10 * index, name=f"block{index}")
             for index in range(depth)
-        ]
+        ])
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
         self.classifier = keras.layers.Dense(num_classes, dtype="float32", name="classifier")
 
     def build(self, input_shape):
         height, image_width = input_shape[1], input_shape[2]
         patch_size = self.patch_size or choose_patch_size(height, image_width)
-        self.patch_embedding = PatchEmbedding(patch_size, self.width, name="patch_embedding")
+        # Sublayers made here must take this model's policy, not whatever is global at build time.
+        with precision_scope(self.dtype_policy.name):
+            self.patch_embedding = PatchEmbedding(patch_size, self.width, name="patch_embedding")
 
     def call(self, images, training=False):
         x = self.patch_embedding(images)

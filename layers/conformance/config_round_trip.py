@@ -1,0 +1,37 @@
+"""The `config` check: get_config -> from_config gives an equal layer."""
+
+import keras
+
+from layers.conformance.errors import CheckFailed, describe_exception
+
+
+def defines_config(layer):
+    """Whether the layer's class (or a parent below Keras' own) overrides get_config."""
+    return type(layer).get_config not in (keras.layers.Layer.get_config, keras.Model.get_config)
+
+
+def check_config(subject):
+    """from_config(get_config()) builds a layer with the same config and output shape.
+
+    Layers without their own get_config pass: Keras' default only covers base arguments.
+    A failure here usually means a constructor argument is missing from get_config, or
+    get_config returns a key that __init__ does not accept.
+    """
+    layer, output = subject.create()
+    if not defines_config(layer):
+        return
+    config = layer.get_config()
+    try:
+        clone = type(layer).from_config(config)
+    except Exception as error:  # The constructor's own complaint names the bad key.
+        raise CheckFailed(f"from_config(get_config()) raised {describe_exception(error)}; get_config must "
+                          "return exactly the constructor's arguments") from error
+    clone_config = clone.get_config()
+    differing = sorted(key for key in set(config) | set(clone_config) if config.get(key) != clone_config.get(key))
+    if differing:
+        raise CheckFailed(f"the rebuilt layer's config differs in {differing}: "
+                          f"{ {k: config.get(k) for k in differing} } vs { {k: clone_config.get(k) for k in differing} }")
+    clone_output = clone(subject.inputs(), training=False)
+    if tuple(clone_output.shape) != tuple(output.shape):
+        raise CheckFailed(f"the rebuilt layer's output shape {tuple(clone_output.shape)} differs from "
+                          f"{tuple(output.shape)}")

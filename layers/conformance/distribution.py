@@ -1,0 +1,74 @@
+"""The `distribution` check: under a 2-replica MirroredStrategy the layer computes what one replica does."""
+
+import numpy as np
+import tensorflow as tf
+
+from layers.conformance.comparison import assert_finite, assert_outputs_close
+from layers.conformance.errors import CheckFailed
+
+REPLICAS = 2
+
+# Logical devices can only be configured before TensorFlow initializes, which has happened
+# by the time a layer is checked; so the kit uses the devices that exist and says how to add them.
+HOW_TO_ENABLE = (
+    "split the CPU into logical devices before TensorFlow initializes: call "
+    "core.distribution.configure_logical_cpus(2) at import time of your conftest.py (or "
+    "tf.config.set_logical_device_configuration(tf.config.list_physical_devices('CPU')[0], "
+    "[tf.config.LogicalDeviceConfiguration()] * 2) before any TensorFlow op), "
+    "or leave 'distribution' out of check_layer(checks=...)"
+)
+
+
+def replica_devices():
+    """Two GPUs if there are, else two logical CPUs; raises CheckFailed saying how to get them."""
+    for kind in ("GPU", "CPU"):
+        devices = [device.name for device in tf.config.list_logical_devices(kind)]
+        if len(devices) >= REPLICAS:
+            return devices[:REPLICAS]
+    count = len(tf.config.list_logical_devices("CPU"))
+    raise CheckFailed(f"needs {REPLICAS} devices for MirroredStrategy but TensorFlow started with {count} "
+                      f"logical CPU device(s) and no second GPU; {HOW_TO_ENABLE}")
+
+
+def check_distribution(subject):
+    """Each replica computes its half of the batch with mirrored copies of the same weights;
+    the concatenated halves equal one replica's output on the whole batch. A training-mode
+    forward and backward pass also runs under the strategy with finite gradients.
+    """
+    if subject.input_shape[0] % REPLICAS:
+        raise CheckFailed(f"the batch size {subject.input_shape[0]} does not split over {REPLICAS} replicas; "
+                          "use an even batch size in input_shape")
+    strategy = tf.distribute.MirroredStrategy(replica_devices())
+    reference, _ = subject.create()
+    inputs = subject.inputs(offset=1)
+    expected = reference(inputs, training=False)
+    with strategy.scope():
+        layer, _ = subject.create()
+    if len(layer.variables) != len(reference.variables):
+        raise CheckFailed(f"the instance built under the strategy has {len(layer.variables)} variables, "
+                          f"the one built outside {len(reference.variables)}")
+    for mirrored, value in zip(layer.variables, reference.variables):
+        mirrored.assign(value)
+
+    half = subject.input_shape[0] // REPLICAS
+    shards = strategy.experimental_distribute_values_from_function(
+        lambda context: inputs[context.replica_id_in_sync_group * half:(context.replica_id_in_sync_group + 1) * half])
+
+    @tf.function
+    def forward(batch):
+        return layer(batch, training=False)
+
+    @tf.function
+    def gradients(batch):
+        with tf.GradientTape() as tape:
+            loss = subject.loss(layer(batch, training=True))
+        # Per-replica gradients (an optimizer would all-reduce them), summarized for a finiteness test.
+        return tf.add_n([tf.reduce_sum(tf.abs(tf.convert_to_tensor(g)))
+                         for g in tape.gradient(loss, layer.trainable_variables) if g is not None] or [0.0])
+
+    outputs = strategy.experimental_local_results(strategy.run(forward, args=(shards,)))
+    combined = np.concatenate([np.asarray(tf.cast(output, tf.float32)) for output in outputs], axis=0)
+    assert_outputs_close(combined, tf.cast(expected, tf.float32), "float32",
+                         f"{REPLICAS}-replica MirroredStrategy output vs one replica's")
+    for replica, total in enumerate(strategy.experimental_local_results(strategy.run(gradients, args=(shards,)))):
+        assert_finite(total, f"under MirroredStrategy, replica {replica}'s gradients")

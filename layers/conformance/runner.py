@@ -1,0 +1,112 @@
+"""check_layer: runs the selected conformance checks on a layer and reports every failure."""
+
+import contextlib
+import logging
+
+import tensorflow as tf
+
+from layers.conformance.build import check_build
+from layers.conformance.checkpoint import check_checkpoint
+from layers.conformance.compilation import check_tf_function, check_xla
+from layers.conformance.config_round_trip import check_config
+from layers.conformance.distribution import check_distribution
+from layers.conformance.errors import CheckFailed, ConformanceError, Failure, describe_exception
+from layers.conformance.mixed_precision import check_mixed_precision
+from layers.conformance.subject import LayerUnderTest
+from layers.conformance.training import check_retracing, check_training_step
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+MIXED_PRECISIONS = ("mixed_float16", "mixed_bfloat16")
+
+# name -> (check, the precisions it runs under; None: once, in float32). Dict order is run
+# order; `build` comes first because nothing else means anything for a layer that cannot build.
+CHECKS = {
+    "build": (check_build, None),
+    "tf_function": (check_tf_function, PRECISIONS),
+    "xla": (check_xla, PRECISIONS),
+    "mixed_precision": (check_mixed_precision, MIXED_PRECISIONS),
+    "training_step": (check_training_step, None),
+    "retracing": (check_retracing, None),
+    "checkpoint": (check_checkpoint, None),
+    "config": (check_config, None),
+    "distribution": (check_distribution, None),
+}
+
+
+def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PRECISIONS, input_dtype="float32",
+                input_factory=None, output_dtype=None, seed=0):
+    """Runs conformance checks on the layer `layer_factory()` builds; raises if any fails.
+
+    Every selected check runs, so one call reports all problems (after a failed `build`, the
+    rest are skipped: they would fail the same way).
+
+    Args:
+      layer_factory: zero-argument callable returning a NEW, unbuilt layer (or model) per call,
+        e.g. `lambda: MyLayer(units=8)`. Checks construct it under different dtype policies.
+      input_shape: the full input shape, batch included, e.g. (4, 16). The batch must be even
+        for the `distribution` check. May be omitted when `input_factory` is given.
+      checks: names from CHECKS to run; None runs all of them.
+      precisions: the policies that precision-dependent checks (tf_function, xla,
+        mixed_precision) run under; a subset of PRECISIONS.
+      input_dtype: "float32" (standard-normal inputs) or an integer dtype such as "int32"
+        (uniform ids in [0, 10)) for layers that take token ids.
+      input_factory: optional callable(seed) -> array of the input shape, replacing the default
+        inputs, e.g. `lambda seed: np.random.default_rng(seed).integers(0, vocab, (4, 12))`.
+      output_dtype: the output dtype promised under mixed policies; None means the compute
+        dtype. Pass "float32" for a model whose logits are float32.
+      seed: seed of the inputs and of the random loss projection.
+
+    Raises:
+      ConformanceError: one line per failed check, naming the check, the layer and the numbers.
+      ValueError: for an unknown check or precision name.
+    """
+    selected = tuple(CHECKS) if checks is None else tuple(checks)
+    unknown = sorted(set(selected) - set(CHECKS)) + sorted(set(precisions) - set(PRECISIONS))
+    if unknown:
+        raise ValueError(f"check_layer: unknown check or precision {unknown}; checks are {', '.join(CHECKS)}, "
+                         f"precisions {', '.join(PRECISIONS)}")
+    subject = LayerUnderTest(layer_factory, input_shape, input_dtype, input_factory, output_dtype, seed)
+    failures = []
+    with _quiet_tensorflow_warnings():
+        _run_checks(subject, selected, precisions, failures)
+    if failures:
+        raise ConformanceError(failures)
+
+
+def _run_checks(subject, selected, precisions, failures):
+    """Runs the selected checks in CHECKS order, appending a Failure for each that fails."""
+    for name, (check, check_precisions) in CHECKS.items():
+        if name not in selected:
+            continue
+        runs = [()] if check_precisions is None else [(p,) for p in check_precisions if p in precisions]
+        for arguments in runs:
+            failure = _run_check(name, check, subject, arguments)
+            if failure is not None:
+                failures.append(failure)
+        if name == "build" and failures:
+            return
+
+
+def _run_check(name, check, subject, arguments):
+    """Runs one check; returns a Failure, or None when it passed."""
+    try:
+        check(subject, *arguments)
+    except CheckFailed as error:
+        return Failure(name, subject.name, str(error))
+    except Exception as error:  # The layer crashed under this check: that is the finding.
+        where = f" under {arguments[0]}" if arguments else ""
+        return Failure(name, subject.name, f"the layer raised{where} {describe_exception(error)}")
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow_warnings():
+    """Silences TensorFlow's "triggered tf.function retracing" warnings while checks run: the kit
+    builds a new tf.function per check on purpose and counts real retraces itself."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
