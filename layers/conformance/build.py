@@ -15,7 +15,7 @@ def check_build(subject):
     if subject.factory() is first:
         raise CheckFailed("layer_factory returned the same instance twice; it must construct a new layer per call")
     try:
-        layer, _ = subject.create()
+        layer = subject.shared()
     except CheckFailed:
         raise
     except Exception as error:  # The layer's own error, reported with its type and first line.

@@ -17,7 +17,7 @@ def check_checkpoint(subject):
     that silently skips a variable (one not tracked by the layer) cannot pass by the fresh
     instance's initializer drawing the same values.
     """
-    original, _ = subject.create()
+    original = subject.shared()
     generator = np.random.default_rng(subject.seed)
     for variable in original.variables:
         if tf.as_dtype(variable.dtype).is_floating:

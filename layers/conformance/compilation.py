@@ -26,7 +26,7 @@ def check_xla(subject, policy):
 
 
 def _compare_compiled(subject, policy, jit_compile, what):
-    layer, _ = subject.create(policy)
+    layer = subject.shared(policy)
     inputs = subject.inputs(offset=1)
     eager = layer(inputs, training=False)
     compiled = tf.function(lambda x: layer(x, training=False), jit_compile=jit_compile)(inputs)

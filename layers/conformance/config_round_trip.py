@@ -17,7 +17,7 @@ def check_config(subject):
     A failure here usually means a constructor argument is missing from get_config, or
     get_config returns a key that __init__ does not accept.
     """
-    layer, output = subject.create()
+    layer = subject.shared()
     if not defines_config(layer):
         return
     config = layer.get_config()
@@ -31,7 +31,7 @@ def check_config(subject):
     if differing:
         raise CheckFailed(f"the rebuilt layer's config differs in {differing}: "
                           f"{ {k: config.get(k) for k in differing} } vs { {k: clone_config.get(k) for k in differing} }")
-    clone_output = clone(subject.inputs(), training=False)
-    if tuple(clone_output.shape) != tuple(output.shape):
-        raise CheckFailed(f"the rebuilt layer's output shape {tuple(clone_output.shape)} differs from "
-                          f"{tuple(output.shape)}")
+    inputs = subject.inputs()
+    clone_shape, shape = tuple(clone(inputs, training=False).shape), tuple(layer(inputs, training=False).shape)
+    if clone_shape != shape:
+        raise CheckFailed(f"the rebuilt layer's output shape {clone_shape} differs from the original's {shape}")

@@ -14,7 +14,7 @@ def check_mixed_precision(subject, policy):
     The gradient is of a float32 loss, unscaled: a float16 layer whose gradients overflow
     here overflows in training too, and loss scaling only makes overflow more likely.
     """
-    layer, _ = subject.create(policy)
+    layer = subject.shared(policy)
     low_precision = [
         f"{variable_name(v)} ({tf.as_dtype(v.dtype).name})"
         for v in layer.variables

@@ -33,8 +33,8 @@ CHECKS = {
 }
 
 
-def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PRECISIONS, input_dtype="float32",
-                input_factory=None, output_dtype=None, seed=0):
+def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PRECISIONS, xla_precisions=None,
+                input_dtype="float32", input_factory=None, output_dtype=None, seed=0):
     """Runs conformance checks on the layer `layer_factory()` builds; raises if any fails.
 
     Every selected check runs, so one call reports all problems (after a failed `build`, the
@@ -48,6 +48,9 @@ def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PREC
       checks: names from CHECKS to run; None runs all of them.
       precisions: the policies that precision-dependent checks (tf_function, xla,
         mixed_precision) run under; a subset of PRECISIONS.
+      xla_precisions: the policies the `xla` check runs under; None means `precisions`. XLA
+        compiles are the slowest part of a run (about a second per policy for a small model
+        on CPU), so a large suite may compile under float32 only.
       input_dtype: "float32" (standard-normal inputs) or an integer dtype such as "int32"
         (uniform ids in [0, 10)) for layers that take token ids.
       input_factory: optional callable(seed) -> array of the input shape, replacing the default
@@ -60,25 +63,28 @@ def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PREC
       ConformanceError: one line per failed check, naming the check, the layer and the numbers.
       ValueError: for an unknown check or precision name.
     """
-    selected = tuple(CHECKS) if checks is None else tuple(checks)
+    selected = tuple(CHECKS) if checks is None else (checks,) if isinstance(checks, str) else tuple(checks)
+    xla_precisions = precisions if xla_precisions is None else xla_precisions
     unknown = sorted(set(selected) - set(CHECKS)) + sorted(set(precisions) - set(PRECISIONS))
+    unknown += sorted(set(xla_precisions) - set(PRECISIONS))
     if unknown:
         raise ValueError(f"check_layer: unknown check or precision {unknown}; checks are {', '.join(CHECKS)}, "
                          f"precisions {', '.join(PRECISIONS)}")
     subject = LayerUnderTest(layer_factory, input_shape, input_dtype, input_factory, output_dtype, seed)
     failures = []
     with _quiet_tensorflow_warnings():
-        _run_checks(subject, selected, precisions, failures)
+        _run_checks(subject, selected, precisions, xla_precisions, failures)
     if failures:
         raise ConformanceError(failures)
 
 
-def _run_checks(subject, selected, precisions, failures):
+def _run_checks(subject, selected, precisions, xla_precisions, failures):
     """Runs the selected checks in CHECKS order, appending a Failure for each that fails."""
     for name, (check, check_precisions) in CHECKS.items():
         if name not in selected:
             continue
-        runs = [()] if check_precisions is None else [(p,) for p in check_precisions if p in precisions]
+        chosen = xla_precisions if name == "xla" else precisions
+        runs = [()] if check_precisions is None else [(p,) for p in check_precisions if p in chosen]
         for arguments in runs:
             failure = _run_check(name, check, subject, arguments)
             if failure is not None:
