@@ -13,7 +13,9 @@ class StochasticDepth(keras.layers.Layer):
 
     Randomness comes from a `keras.random.SeedGenerator`, whose state is a variable: inside a
     compiled multi-step loop every step draws a new mask (the state advances on device), and
-    two layers built with the same seed draw the same sequence. The state is not saved with
+    two layers built with the same seed draw the same sequence, eagerly or in a tf.function.
+    Under XLA the sequence is as reproducible but different: XLA generates random numbers
+    from a tensor seed with its own kernels. The state is not saved with
     the layer's weights; checkpoint `model.variables` to resume the exact sequence.
 
     Args:
