@@ -34,10 +34,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                              f"max_length={self.max_length}")
         # Standard deviation 0.02, as BERT and GPT-2 initialize their embeddings.
         initializer = keras.initializers.TruncatedNormal(stddev=0.02)
+        # autocast=False: rows are gathered and summed in float32 and rounded once, at the end.
         self.token_embeddings = self.add_weight(shape=(self.vocab_size, self.width), initializer=initializer,
-                                                name="token_embeddings")
-        self.position_embeddings = self.add_weight(shape=(self.max_length, self.width),
-                                                   initializer=initializer, name="position_embeddings")
+                                                name="token_embeddings", autocast=False)
+        self.position_embeddings = self.add_weight(shape=(self.max_length, self.width), initializer=initializer,
+                                                   name="position_embeddings", autocast=False)
 
     def call(self, ids):
         ids = keras.ops.cast(ids, "int32")

@@ -1,6 +1,7 @@
 """How the conformance kit reports what a layer got wrong."""
 
 import dataclasses
+import re
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +44,21 @@ class ConformanceError(AssertionError):
 
 
 def describe_exception(error):
-    """`TypeName: first line of the message`, short enough for a one-line failure."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    # Keras wraps errors raised in call() in "Exception encountered when calling ..."; the cause follows.
-    meaningful = [line for line in lines if not line.startswith("Exception encountered")]
-    first = (meaningful or lines or [""])[0]
-    return f"{type(error).__name__}: {first[:300]}"
+    """`TypeName: the message's meaningful line`, short enough for a one-line failure.
+
+    Keras wraps errors raised in call() in "Exception encountered when calling ..." and
+    "Arguments received by ..."; tf.function adds "in user code:" and a traceback whose last
+    line is the cause. Both wrappings are removed, and so are terminal color codes.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split("Arguments received by")[0]
+    lines, skip_next = [], False
+    for line in (raw.strip() for raw in text.splitlines()):
+        if skip_next or not line:
+            skip_next = False
+            continue
+        if line.startswith('File "'):
+            skip_next = True  # The source line quoted after each traceback entry.
+            continue
+        if line != "in user code:" and not line.startswith("Exception encountered"):
+            lines.append(line)
+    return f"{type(error).__name__}: {(lines or [''])[-1][:300]}"
