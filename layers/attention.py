@@ -38,8 +38,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def build(self, input_shape):
         width = input_shape[-1]
         if self.key_dim is None and width % self.num_heads:
-            raise ValueError(f"MultiHeadSelfAttention: width {width} does not split into {self.num_heads} heads;"
-                             " pass key_dim")
+            raise ValueError(f"MultiHeadSelfAttention: width {width} does not split into "
+                             f"{self.num_heads} heads; pass key_dim")
         head_width = self.key_dim or width // self.num_heads
         self.head_width = head_width
         # One fused projection for queries, keys and values: [D, 3, H, K].

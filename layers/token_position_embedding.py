@@ -37,8 +37,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         # autocast=False: rows are gathered and summed in float32 and rounded once, at the end.
         self.token_embeddings = self.add_weight(shape=(self.vocab_size, self.width), initializer=initializer,
                                                 name="token_embeddings", autocast=False)
-        self.position_embeddings = self.add_weight(shape=(self.max_length, self.width), initializer=initializer,
-                                                   name="position_embeddings", autocast=False)
+        self.position_embeddings = self.add_weight(shape=(self.max_length, self.width),
+                                                   initializer=initializer, name="position_embeddings",
+                                                   autocast=False)
 
     def call(self, ids):
         ids = keras.ops.cast(ids, "int32")

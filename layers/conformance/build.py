@@ -13,7 +13,8 @@ def check_build(subject):
     """
     first = subject.factory()
     if subject.factory() is first:
-        raise CheckFailed("layer_factory returned the same instance twice; it must construct a new layer per call")
+        raise CheckFailed("layer_factory returned the same instance twice; it must construct a new layer "
+                          "per call")
     try:
         layer = subject.shared()
     except CheckFailed:
@@ -27,4 +28,5 @@ def check_build(subject):
     if added:
         raise CheckFailed(f"a second call created variables {added}; create weights in build(), not call()")
     if not layer.built:
-        raise CheckFailed("the layer is not marked built after a call; call super().build() or set self.built")
+        raise CheckFailed("the layer is not marked built after a call; call super().build() or set "
+                          "self.built")

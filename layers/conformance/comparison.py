@@ -42,7 +42,8 @@ def assert_outputs_close(actual, expected, dtype, what):
     allowed = atol * scale + rtol * np.abs(expected)
     # Non-finite values agree when both sides have the same one: finiteness is the
     # mixed_precision check's business, agreement is this one's.
-    same_non_finite = ~np.isfinite(expected) & ((actual == expected) | (np.isnan(actual) & np.isnan(expected)))
+    both_nan = np.isnan(actual) & np.isnan(expected)
+    same_non_finite = ~np.isfinite(expected) & ((actual == expected) | both_nan)
     bad = ~((difference <= allowed) | same_non_finite)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])

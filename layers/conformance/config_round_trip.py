@@ -27,11 +27,15 @@ def check_config(subject):
         raise CheckFailed(f"from_config(get_config()) raised {describe_exception(error)}; get_config must "
                           "return exactly the constructor's arguments") from error
     clone_config = clone.get_config()
-    differing = sorted(key for key in set(config) | set(clone_config) if config.get(key) != clone_config.get(key))
+    keys = sorted(set(config) | set(clone_config))
+    differing = [key for key in keys if config.get(key) != clone_config.get(key)]
     if differing:
-        raise CheckFailed(f"the rebuilt layer's config differs in {differing}: "
-                          f"{ {k: config.get(k) for k in differing} } vs { {k: clone_config.get(k) for k in differing} }")
+        before = {key: config.get(key) for key in differing}
+        after = {key: clone_config.get(key) for key in differing}
+        raise CheckFailed(f"the rebuilt layer's config differs in {differing}: {before} vs {after}")
     inputs = subject.inputs()
-    clone_shape, shape = tuple(clone(inputs, training=False).shape), tuple(layer(inputs, training=False).shape)
+    clone_shape = tuple(clone(inputs, training=False).shape)
+    shape = tuple(layer(inputs, training=False).shape)
     if clone_shape != shape:
-        raise CheckFailed(f"the rebuilt layer's output shape {clone_shape} differs from the original's {shape}")
+        raise CheckFailed(f"the rebuilt layer's output shape {clone_shape} differs from the original's "
+                          f"{shape}")

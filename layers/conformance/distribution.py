@@ -52,8 +52,12 @@ def check_distribution(subject):
         mirrored.assign(value)
 
     half = subject.input_shape[0] // REPLICAS
-    shards = strategy.experimental_distribute_values_from_function(
-        lambda context: inputs[context.replica_id_in_sync_group * half:(context.replica_id_in_sync_group + 1) * half])
+
+    def shard(context):
+        start = context.replica_id_in_sync_group * half
+        return inputs[start:start + half]
+
+    shards = strategy.experimental_distribute_values_from_function(shard)
 
     @tf.function
     def forward(batch):

@@ -68,8 +68,8 @@ def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PREC
     unknown = sorted(set(selected) - set(CHECKS)) + sorted(set(precisions) - set(PRECISIONS))
     unknown += sorted(set(xla_precisions) - set(PRECISIONS))
     if unknown:
-        raise ValueError(f"check_layer: unknown check or precision {unknown}; checks are {', '.join(CHECKS)}, "
-                         f"precisions {', '.join(PRECISIONS)}")
+        raise ValueError(f"check_layer: unknown check or precision {unknown}; checks are "
+                         f"{', '.join(CHECKS)}, precisions {', '.join(PRECISIONS)}")
     subject = LayerUnderTest(layer_factory, input_shape, input_dtype, input_factory, output_dtype, seed)
     failures = []
     with _quiet_tensorflow_warnings():

@@ -67,11 +67,13 @@ class LayerUnderTest:
         if self.input_factory is not None:
             values = np.asarray(self.input_factory(seed))
             if tuple(values.shape) != self.input_shape:
-                raise CheckFailed(f"input_factory({seed}) gave shape {values.shape}, expected {self.input_shape}")
+                raise CheckFailed(f"input_factory({seed}) gave shape {values.shape}, expected "
+                                  f"{self.input_shape}")
             return tf.constant(values, dtype=self.input_dtype)
         generator = np.random.default_rng(seed)
         if self.input_dtype.is_integer:
-            return tf.constant(generator.integers(0, DEFAULT_INTEGER_HIGH, self.input_shape), self.input_dtype)
+            ids = generator.integers(0, DEFAULT_INTEGER_HIGH, self.input_shape)
+            return tf.constant(ids, self.input_dtype)
         return tf.constant(generator.standard_normal(self.input_shape), self.input_dtype)
 
     def loss(self, output):

@@ -19,7 +19,7 @@ def check_training_step(subject):
     if not variables:
         return  # Nothing to train (e.g. stochastic depth, pooling).
     before = [tf.identity(v) for v in variables]
-    train_step, trace_count = _counted_train_step(subject)
+    train_step, _ = _counted_train_step(subject)
     train_step(subject.inputs(offset=1))
     unchanged = [variable_name(v) for v, old in zip(variables, before) if bool(tf.reduce_all(v == old))]
     if unchanged:
@@ -42,17 +42,17 @@ def check_retracing(subject):
         train_step(subject.inputs(offset=1))
     train_step(subject.inputs(offset=2))
     if trace_count[0] != 1:
-        raise CheckFailed(f"the compiled training step traced {trace_count[0]} times for two batches of shape "
-                          f"{subject.input_shape}; expected 1")
+        raise CheckFailed(f"the compiled training step traced {trace_count[0]} times for two batches of "
+                          f"shape {subject.input_shape}; expected 1")
     # Eager calls run the layer's Python each time, so its own tf.functions see every call.
     layer(subject.inputs(offset=3), training=False)
     layer_traces = _layer_trace_count(layer)
     layer(subject.inputs(offset=4), training=False)
     retraced = _layer_trace_count(layer) - layer_traces
     if retraced:
-        raise CheckFailed(f"the layer's own tf.functions traced {retraced} more time(s) on a second call with "
-                          f"inputs of the same shape {subject.input_shape}; a Python value passed to them "
-                          "changes between calls")
+        raise CheckFailed(f"the layer's own tf.functions traced {retraced} more time(s) on a second call "
+                          f"with inputs of the same shape {subject.input_shape}; a Python value passed to "
+                          "them changes between calls")
 
 
 def _counted_train_step(subject):

@@ -21,8 +21,8 @@ class MLP(keras.Model):
         self.hidden_units = tuple(hidden_units)
         self.dropout = dropout
         self.flatten = keras.layers.Flatten()
-        self.hidden = track_layers(
-            self, [MLPBlock(units, dropout=dropout, name=f"hidden{i}") for i, units in enumerate(hidden_units)])
+        self.hidden = track_layers(self, [
+            MLPBlock(units, dropout=dropout, name=f"hidden{i}") for i, units in enumerate(hidden_units)])
         # Logits in float32 even under a mixed policy: softmax and the loss need its range.
         self.classifier = keras.layers.Dense(num_classes, dtype="float32", name="classifier")
 

@@ -71,5 +71,6 @@ class TransformerClassifier(keras.Model):
 
     def get_config(self):
         return {"num_classes": self.num_classes, "vocab_size": self.vocab_size, "max_length": self.max_length,
-                "width": self.width, "depth": self.depth, "num_heads": self.num_heads, "mlp_dim": self.mlp_dim,
-                "dropout": self.dropout, "causal": self.causal, "seed": self.seed, "name": self.name}
+                "width": self.width, "depth": self.depth, "num_heads": self.num_heads,
+                "mlp_dim": self.mlp_dim, "dropout": self.dropout, "causal": self.causal, "seed": self.seed,
+                "name": self.name}

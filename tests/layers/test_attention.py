@@ -22,7 +22,8 @@ def test_attention_matches_numpy_reference():
     inputs = _inputs((2, 4, 6))
     layer(inputs)
     generator = np.random.default_rng(1)
-    layer.set_weights([generator.standard_normal(w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
+    layer.set_weights([generator.standard_normal(w.shape).astype(np.float32) * 0.5
+                       for w in layer.get_weights()])
     qkv_kernel, qkv_bias, output_kernel, output_bias = layer.get_weights()  # [6,3,2,3] [3,2,3] [2,3,6] [6]
     x = inputs.numpy()
     qkv = np.einsum("btd,dshk->sbhtk", x, qkv_kernel) + qkv_bias[:, None, :, None, :]
@@ -102,4 +103,5 @@ def test_width_must_split_into_heads():
 def test_attention_config_round_trip():
     layer = MultiHeadSelfAttention(num_heads=2, key_dim=4, causal=True, dropout=0.1, seed=3)
     clone = MultiHeadSelfAttention.from_config(layer.get_config())
-    assert (clone.num_heads, clone.key_dim, clone.causal, clone.dropout_rate, clone.seed) == (2, 4, True, 0.1, 3)
+    settings = (clone.num_heads, clone.key_dim, clone.causal, clone.dropout_rate, clone.seed)
+    assert settings == (2, 4, True, 0.1, 3)

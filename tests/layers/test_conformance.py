@@ -30,8 +30,10 @@ LAYERS = {
     "bottleneck_projection": (lambda: BottleneckBlock(2, strides=2), (2, 6, 6, 3), {}),
     "squeeze_excitation": (lambda: SqueezeExcitation(0.5), (2, 4, 4, 4), {}),
     "attention_causal": (lambda: MultiHeadSelfAttention(2, causal=True, dropout=0.1, seed=1), (2, 5, 8), {}),
-    "encoder_block": (lambda: TransformerEncoderBlock(2, 16, dropout=0.1, drop_path=0.2, seed=1), (2, 5, 8), {}),
-    "token_position_embedding": (lambda: TokenAndPositionEmbedding(20, 8, 8), (2, 6), {"input_dtype": "int32"}),
+    "encoder_block": (
+        lambda: TransformerEncoderBlock(2, 16, dropout=0.1, drop_path=0.2, seed=1), (2, 5, 8), {}),
+    "token_position_embedding": (
+        lambda: TokenAndPositionEmbedding(20, 8, 8), (2, 6), {"input_dtype": "int32"}),
     "patch_embedding": (lambda: PatchEmbedding(2, 8), (2, 4, 4, 3), {}),
     "rms_norm": (lambda: RMSNorm(), (2, 5, 8), {}),
     "group_norm": (lambda: GroupNorm(2), (2, 4, 4, 4), {}),
@@ -48,7 +50,8 @@ MODELS = {
     "cifar_resnet": (lambda: CifarResNet(3, depth=8), (2, 8, 8, 3), {}),
     "vit_tiny": (lambda: VisionTransformer(3, width=8, depth=1, num_heads=2, mlp_dim=16), (2, 8, 8, 1), {}),
     "transformer_classifier": (
-        lambda: TransformerClassifier(3, vocab_size=20, max_length=8, width=8, depth=1, num_heads=2, mlp_dim=16),
+        lambda: TransformerClassifier(3, vocab_size=20, max_length=8, width=8, depth=1, num_heads=2,
+                                      mlp_dim=16),
         (2, 6), {"input_dtype": "int32", "input_factory": _token_ids}),
 }
 for _factory, _shape, _arguments in MODELS.values():
