@@ -22,3 +22,9 @@ def test_python_api_example_trains_a_custom_layer(tmp_path, monkeypatch, capsys)
     assert result.test_accuracy >= 0.9
     assert f"Test accuracy: {result.test_accuracy:.4f}" in capsys.readouterr().out
     assert (tmp_path / "runs" / "my_net" / "ckpt-300.index").exists()
+
+
+def test_conformance_example_passes_for_the_readme_layer():
+    namespace = {"__name__": "readme_conformance_example"}
+    exec(compile(_example("readme-example:conformance"), "README.md", "exec"), namespace)
+    namespace["test_scaled_dense_conforms"]()  # Raises ConformanceError on any failed check.

@@ -17,11 +17,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from layers.registry import MODELS  # noqa: E402
 from training import config as config_lib  # noqa: E402
 
 _DEFAULTS = config_lib.TrainConfig()
 
-flags.DEFINE_string("model", _DEFAULTS.model, "Registered model name (mlp, small_cnn, resnet20, resnet56) "
+flags.DEFINE_string("model", _DEFAULTS.model, "Registered model name (" + ", ".join(sorted(MODELS)) + ") "
                     "or an import path package.module:ClassName of your own model.")
 flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Dataset name: " + ", ".join(sorted(config_lib.DATASETS)) + ".")
 flags.DEFINE_string("data_dir", _DEFAULTS.data_dir,
