@@ -1,11 +1,45 @@
 """Checkpoints of everything a run needs to continue exactly where it stopped.
 
-TensorFlow writes a checkpoint's data under a temporary name and renames it into place before
-it updates the `checkpoint` index file, so a process killed mid-save leaves the previous
-checkpoint listed and readable.
+A save is atomic for a killed process: TensorFlow writes the tensors under `ckpt-N_temp/`,
+renames the data file into place, writes `ckpt-N.index` under a temporary name and renames it,
+and only then rewrites the `checkpoint` state file (itself through a temporary file). A process
+killed at any point leaves the previous checkpoint listed and whole. Nothing is fsync'ed, so
+after a power loss or a full disk the newest files can be short or empty: restoring then falls
+back to the newest checkpoint that reads back whole, and says so.
+
+Restoring never starts silently from scratch over a run: when checkpoint files exist but none
+can be read, or one was written by another model, it raises CheckpointError naming the file.
+Saving refuses weights that hold NaN or Inf, so the newest checkpoint is always a usable one.
 """
 
+import glob
+import os
+import re
+
+import keras
 import tensorflow as tf
+
+PREFIX = "ckpt"
+STATE_FILE = "checkpoint"
+# Exceptions TensorFlow raises for checkpoint files that are missing, short or corrupt. The
+# reader's "Read less bytes than requested" for a short data file comes as IndexError.
+_UNREADABLE = (tf.errors.OpError, IndexError)
+
+
+class CheckpointError(Exception):
+    """A checkpoint cannot be used; the one-line message names the file and the problem."""
+
+
+class NonFiniteWeightsError(FloatingPointError):
+    """A save was refused because a variable holds NaN or Inf.
+
+    Attributes:
+      variable: the name of the first such variable.
+    """
+
+    def __init__(self, variable, step):
+        super().__init__(f"variable {variable} holds NaN or Inf, so {PREFIX}-{step} was not written")
+        self.variable = variable
 
 
 class TrainingCheckpoint:
@@ -15,29 +49,122 @@ class TrainingCheckpoint:
       directory: where checkpoints go; created if missing.
       max_to_keep: how many of the newest checkpoints to keep on disk.
       **trackables: the objects to save, by name. Optimizer slots must already exist (call
-        `optimizer.build(model.trainable_variables)`) or their saved values are dropped.
+        `optimizer.build(model.trainable_variables)`) or their saved values are dropped. A list
+        of variables is matched by position, and its shapes are checked before restoring.
     """
 
     def __init__(self, directory: str, max_to_keep: int = 3, **trackables):
+        self.directory = directory
+        self.trackables = trackables
         self.checkpoint = tf.train.Checkpoint(**trackables)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
+        self.notes = []  # Lines for the run's log about what was found on disk.
+        try:
+            self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
+        except ValueError:  # An empty or half-written state file; the checkpoints may be fine.
+            state = os.path.join(directory, STATE_FILE)
+            os.replace(state, state + ".unreadable")
+            self.notes.append(f"{state} was unreadable; moved it to {state}.unreadable")
+            self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
 
     @property
     def latest_path(self) -> str | None:
         return self.manager.latest_checkpoint
 
-    def restore_latest(self) -> str | None:
-        """Restores the newest checkpoint, if any, and returns its path.
+    def candidates(self) -> list:
+        """Checkpoint prefixes, newest (highest number) first: those the state file lists and
+        those whose index file is on disk, so a lost state file cannot hide a run."""
+        listed = set(self.manager.checkpoints)
+        found = {path[: -len(".index")] for path in glob.glob(os.path.join(self.directory, f"{PREFIX}-*.index"))}
+        numbered = [path for path in listed | found if re.fullmatch(rf"{PREFIX}-\d+", os.path.basename(path))]
+        return sorted(numbered, key=lambda path: int(path.rsplit("-", 1)[1]), reverse=True)
+
+    def restore_latest(self, log=print) -> str | None:
+        """Restores the newest checkpoint that reads back whole, and returns its path.
+
+        Returns None when the directory holds no checkpoint at all.
 
         Raises:
-          AssertionError (from TensorFlow) naming the objects that do not match the saved ones.
+          CheckpointError: when checkpoints exist but none is readable, or the newest readable
+            one does not fit these objects (another model, other shapes).
         """
-        path = self.manager.latest_checkpoint
-        if path is None:
-            return None
-        self.checkpoint.restore(path).assert_existing_objects_matched()
-        return path
+        for note in self.notes:
+            log(note)
+        problems, unreadable = [], []
+        for path in self.candidates():
+            try:
+                self._check_variable_lists(path)
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+            except _UNREADABLE as error:
+                problems.append(f"{path}: {_first_line(error)}")
+                unreadable.append(path)
+                log(f"Checkpoint {path} is unreadable ({_first_line(error)}); trying the one before it")
+                continue
+            except (ValueError, AssertionError) as error:
+                raise CheckpointError(f"checkpoint {path} does not fit this run: {_first_line(error)}") from None
+            if unreadable:
+                log(f"Restored {path} instead of the newer, unreadable {', '.join(unreadable)}")
+            return path
+        if problems:
+            raise CheckpointError(f"no readable checkpoint in {self.directory}: {'; '.join(problems)}. "
+                                  "Move the directory away to start from scratch")
+        return None
 
     def save(self, step: int) -> str:
-        """Writes a checkpoint numbered `step` and deletes the oldest beyond `max_to_keep`."""
+        """Writes a checkpoint numbered `step` and deletes the oldest beyond `max_to_keep`.
+
+        Raises:
+          NonFiniteWeightsError: naming a variable that holds NaN or Inf; nothing is written.
+        """
+        bad = self.first_non_finite_variable()
+        if bad is not None:
+            raise NonFiniteWeightsError(bad, step)
         return self.manager.save(checkpoint_number=step)
+
+    def first_non_finite_variable(self) -> str | None:
+        """The name of the first floating-point variable with a NaN or Inf value, or None."""
+        for trackable in tf.train.TrackableView(self.checkpoint).descendants():
+            if isinstance(trackable, keras.Variable):
+                name, value = trackable.path, trackable.value
+            elif isinstance(trackable, tf.Variable):
+                name, value = trackable.name, trackable
+            else:
+                continue
+            if value.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(value))):
+                return name
+        return None
+
+    def _check_variable_lists(self, path):
+        """Compares each list of variables with the checkpoint's, position by position.
+
+        TensorFlow matches list elements by position only, so a checkpoint of another model
+        fails late with an anonymous shape error, or not at all when the shapes happen to agree
+        in number; this names the variable instead.
+        """
+        reader = tf.train.load_checkpoint(path)
+        shapes = reader.get_variable_to_shape_map()
+        for name, value in self.trackables.items():
+            if not isinstance(value, (list, tuple)):
+                continue
+            saved = [shapes.get(f"{name}/{index}/.ATTRIBUTES/VARIABLE_VALUE") for index in range(len(shapes))]
+            saved = saved[: saved.index(None)] if None in saved else saved
+            if len(saved) != len(value):
+                raise ValueError(f"it holds {len(saved)} {name}, this run has {len(value)} "
+                                 "(a different model or architecture)")
+            for index, (variable, saved_shape) in enumerate(zip(value, saved)):
+                if tuple(variable.shape) != tuple(saved_shape):
+                    label = getattr(variable, "path", None) or variable.name
+                    raise ValueError(f"{name}[{index}] ({label}) has shape {tuple(variable.shape)} here but "
+                                     f"{tuple(saved_shape)} in the checkpoint (a different model or layer sizes)")
+
+
+def has_checkpoint_files(directory) -> bool:
+    """Whether `directory` holds a checkpoint state file or any checkpoint index."""
+    return os.path.exists(os.path.join(directory, STATE_FILE)) or bool(
+        glob.glob(os.path.join(directory, f"{PREFIX}-*.index")))
+
+
+def _first_line(error) -> str:
+    """The gist of a TensorFlow error: its first line without the op-name wrapping."""
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    text = re.sub(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]$", "", text.strip().splitlines()[0])
+    return text[:300]
