@@ -1,0 +1,100 @@
+"""The settings a run was made with, stored as JSON beside its checkpoints.
+
+A run directory is resumed by whoever names it. Without a record of how it was made, a command
+with another model, batch size or learning rate would continue (or fail obscurely on) someone
+else's run. `run_config.json` holds the settings; a new process compares its own against it
+before touching a checkpoint, and refuses with a message naming every setting that differs.
+Settings the caller declares changeable (how long to train, how often to log) may differ.
+"""
+
+import json
+import os
+
+RUN_CONFIG_FILE = "run_config.json"
+
+
+class RunConfigMismatch(ValueError):
+    """The run directory holds a run made with settings that cannot change on resume."""
+
+
+def run_config_path(directory) -> str:
+    return os.path.join(os.fspath(directory), RUN_CONFIG_FILE)
+
+
+def read_run_config(directory) -> dict | None:
+    """The stored settings of the run in `directory`, or None when there are none.
+
+    Raises:
+      RunConfigMismatch: when the file exists but is not a JSON object.
+    """
+    path = run_config_path(directory)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            values = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunConfigMismatch(f"{path}: cannot be read as JSON ({error}); it records the flags of the run in "
+                                "that directory: restore it, or pick a new --model_dir") from None
+    if not isinstance(values, dict):
+        raise RunConfigMismatch(f"{path}: holds a JSON {type(values).__name__}, not an object of flag values")
+    return values
+
+
+def write_run_config(directory, values: dict):
+    """Writes `values` as the run's settings, atomically (a temporary file renamed into place)."""
+    os.makedirs(directory, exist_ok=True)
+    path = run_config_path(directory)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(values, file, indent=2, sort_keys=True)
+        file.write("\n")
+    os.replace(temporary, path)
+
+
+def differing_settings(stored: dict, values: dict, changeable) -> tuple[list, list]:
+    """Compares a new run's settings with the stored ones.
+
+    Settings absent from the stored file (added to the program after that run began) and those
+    named in `changeable` never block a resume.
+
+    Returns:
+      (blocking, allowed): lists of (name, stored value, new value), sorted by name.
+    """
+    blocking, allowed = [], []
+    for name in sorted(values):
+        if name not in stored or _same(stored[name], values[name]):
+            continue
+        (allowed if name in changeable else blocking).append((name, stored[name], values[name]))
+    return blocking, allowed
+
+
+def check_resumable(directory, values: dict, changeable) -> list:
+    """Refuses to resume the run in `directory` with settings that differ where they must not.
+
+    Args:
+      directory: the run directory (`--model_dir`).
+      values: the new run's settings by flag name, JSON-serializable.
+      changeable: names of the settings that may differ on resume.
+
+    Returns:
+      The allowed differences, (name, stored value, new value), for the log.
+
+    Raises:
+      RunConfigMismatch: one line naming every setting that differs and may not, with both values.
+    """
+    stored = read_run_config(directory)
+    if stored is None:
+        return []
+    blocking, allowed = differing_settings(stored, values, changeable)
+    if blocking:
+        listed = "; ".join(f"--{name}={old!r} there, {new!r} here" for name, old, new in blocking)
+        raise RunConfigMismatch(
+            f"--model_dir={os.fspath(directory)} holds a run made with other flags ({listed}); resume it with "
+            f"the flags in {run_config_path(directory)}, or pick a new --model_dir")
+    return allowed
+
+
+def _same(stored, new) -> bool:
+    # Compared as JSON holds them: tuples become lists.
+    return stored == json.loads(json.dumps(new))
