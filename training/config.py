@@ -11,6 +11,7 @@ from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
 from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
 from layers.registry import resolve_model_class
+from training.nan_policy import NAN_POLICIES
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("cosine", "constant")
@@ -47,6 +48,8 @@ class TrainConfig:
     eval_every: int = 300
     model_dir: str = "runs/default"
     keep_checkpoints: int = 3
+    checkpoint_every: int = 300
+    on_nan: str = "stop"
     seed: int = 0
     deterministic: bool = False
     distribution_strategy: str = "default"
@@ -60,9 +63,10 @@ class TrainConfig:
         _require_choice("distribution_strategy", self.distribution_strategy, STRATEGIES)
         _require_choice("dataset", self.dataset, tuple(sorted(DATASETS)))
         self._validate_data()
+        _require_choice("on_nan", self.on_nan, NAN_POLICIES)
         for name in ("batch_size", "train_steps", "steps_per_loop", "keep_checkpoints"):
             _require_int(name, getattr(self, name), minimum=1)
-        for name in ("warmup_steps", "eval_every", "seed", "num_replicas"):
+        for name in ("warmup_steps", "eval_every", "checkpoint_every", "seed", "num_replicas"):
             _require_int(name, getattr(self, name), minimum=0)
         if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 10:
             raise ConfigError(f"--learning_rate={self.learning_rate!r}: must be a number in (0, 10)")
@@ -108,6 +112,16 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+# Settings a run in an existing --model_dir may change on resume: how long and how it is
+# watched, where the data lives, and execution choices that leave the saved state's meaning
+# alone. Every other setting (and any new one, by default) must match the stored run_config.json.
+# train_steps is here so a run can be extended; the cosine schedule then stretches to the new end.
+CHANGEABLE_ON_RESUME = frozenset({
+    "train_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "steps_per_loop", "jit_compile",
+    "deterministic", "on_nan", "data_dir", "model_dir",
+})
 
 
 def _require_choice(name, value, choices):

@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from training.nan_policy import apply_when_finite
+
 
 def classification_loss(labels, logits):
     """Per-example cross-entropy for integer labels [B] or soft labels [B, classes] (mixup/CutMix).
@@ -21,7 +23,7 @@ def hard_labels(labels):
     return labels
 
 
-def make_train_step(model, optimizer, metrics, global_batch_size):
+def make_train_step(model, optimizer, metrics, global_batch_size, skipped_steps=None):
     """Returns train_step(batch) for `strategy.run`: forward, loss, gradients, update, metrics.
 
     Args:
@@ -31,6 +33,8 @@ def make_train_step(model, optimizer, metrics, global_batch_size):
       global_batch_size: examples per step summed over replicas. Each replica's loss is its sum
         of per-example losses divided by this, so the gradients that replicas all-reduce (sum)
         equal the gradient of the mean loss over the global batch.
+      skipped_steps: for `--on_nan=skip`, an int64 variable: a step whose loss or gradients are
+        not finite then changes nothing but this count (training/nan_policy.py).
     """
 
     def train_step(batch):
@@ -45,9 +49,17 @@ def make_train_step(model, optimizer, metrics, global_batch_size):
             # Under float16 this multiplies by the dynamic loss scale; otherwise it is the identity.
             scaled_loss = optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, model.trainable_variables)
-        # A LossScaleOptimizer unscales here and skips the update when any gradient is inf/NaN.
-        optimizer.apply(gradients, model.trainable_variables)
-        metrics.update(tf.reduce_mean(per_example_loss), hard_labels(labels), logits)
+
+        def update_metrics():
+            metrics.update(tf.reduce_mean(per_example_loss), hard_labels(labels), logits)
+
+        if skipped_steps is None:
+            # A LossScaleOptimizer unscales here and skips the update when any gradient is inf/NaN.
+            optimizer.apply(gradients, model.trainable_variables)
+            update_metrics()
+        else:
+            applied = apply_when_finite(optimizer, gradients, model.trainable_variables, loss, skipped_steps)
+            tf.cond(applied, update_metrics, lambda: None)
 
     return train_step
 

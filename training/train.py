@@ -53,10 +53,14 @@ flags.DEFINE_string("precision", _DEFAULTS.precision, "float32, mixed_float16 (d
 flags.DEFINE_string("jit_compile", _DEFAULTS.jit_compile, "XLA for the train and eval steps: auto, true or false. "
                     "auto picks the faster path for the device, model and precision and logs it.")
 flags.DEFINE_integer("steps_per_loop", _DEFAULTS.steps_per_loop, "Training steps per compiled host call.")
-flags.DEFINE_integer("eval_every", _DEFAULTS.eval_every, "Validate and checkpoint every N steps (0: at the end only).")
-flags.DEFINE_string("model_dir", _DEFAULTS.model_dir, "Run directory: checkpoints and TensorBoard events. "
-                    "A run started again with the same directory resumes.")
+flags.DEFINE_integer("eval_every", _DEFAULTS.eval_every, "Validate every N steps (0: at the end only).")
+flags.DEFINE_string("model_dir", _DEFAULTS.model_dir, "Run directory: checkpoints, run_config.json and TensorBoard "
+                    "events. A run started again with the same directory resumes (its flags must be compatible).")
 flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints, "How many newest checkpoints to keep.")
+flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every, "Checkpoint every N steps (at a loop "
+                     "boundary), at the end, and on SIGTERM/SIGINT (0: at the end and on signals only).")
+flags.DEFINE_string("on_nan", _DEFAULTS.on_nan, "When the loss or weights become NaN/Inf: stop (error), skip (drop "
+                    "each such step), restore (reload the last checkpoint at half the learning rate, up to 3 times).")
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for weights, shuffling and dropout.")
 flags.DEFINE_boolean("deterministic", _DEFAULTS.deterministic, "Enable TensorFlow op determinism.")
 flags.DEFINE_string("distribution_strategy", _DEFAULTS.distribution_strategy,
@@ -90,12 +94,16 @@ def main(argv):
     except config_lib.ConfigError as error:
         sys.exit(f"error: {error}")
 
-    from core.data import DatasetError
+    from training.run_errors import RUN_ERRORS
+    from training.signals import TrainingStopped
     from training.train_lib import train_and_evaluate
 
     try:
         result = train_and_evaluate(config)
-    except DatasetError as error:  # Missing or unusable files: the message says which and why.
+    except TrainingStopped as stopped:  # A clean, resumable stop: exit status 0.
+        print(stopped)
+        return
+    except RUN_ERRORS as error:
         sys.exit(f"error: {error}")
     print(f"Test accuracy: {result.test_accuracy:.4f}")
 

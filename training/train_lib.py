@@ -1,24 +1,30 @@
 """train_and_evaluate: a whole training run, readable top to bottom."""
 
 import dataclasses
+import math
 
 import keras
 import tensorflow as tf
 
 from core import precision as precision_lib
-from core.checkpointing import TrainingCheckpoint
+from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files
 from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
                        training_dataset)
+from core.data.validation import validate_splits
 from core.devices import detect_device
 from core.distribution import create_strategy, per_replica_batch_size
+from core.run_config_store import check_resumable, write_run_config
 from core.summaries import SummaryWriter
 from layers.registry import create_model
+from training.config import CHANGEABLE_ON_RESUME
 from training.jit import resolve_jit_compile
 from training.loop import make_eval_loop, make_train_loop
 from training.metrics import ClassificationMetrics
+from training.nan_policy import NonFiniteHandler, ScaledLearningRate
 from training.optimizers import create_optimizer
 from training.progress import ProgressReporter
 from training.schedules import create_schedule
+from training.signals import StopRequests, TrainingStopped, stopped_message
 from training.step import make_eval_step, make_train_step
 
 
@@ -38,7 +44,8 @@ class TrainResult:
 def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> TrainResult:
     """Trains `config.model` on `config.dataset`, evaluating as it goes, and tests the result.
 
-    Resumes from the newest checkpoint in `config.model_dir` when there is one.
+    Resumes from the newest checkpoint in `config.model_dir` when there is one, after checking
+    that the run there was made with compatible settings (its run_config.json).
 
     Args:
       config: a TrainConfig.
@@ -48,7 +55,19 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
 
     Returns:
       TrainResult with the test accuracy of the final weights.
+
+    Raises:
+      TrainingStopped: after saving, when SIGTERM or SIGINT arrived during training.
+      RunConfigMismatch, CheckpointError, InvalidSplitsError, NonFiniteLossError: with a
+        one-line message, for another run's directory, an unusable checkpoint, unusable data,
+        and NaN/Inf the `--on_nan` policy gives up on.
     """
+    # The run directory: refuse one holding a run made with incompatible settings before
+    # anything else, and say which allowed settings changed.
+    if has_checkpoint_files(config.model_dir):
+        for name, old, new in check_resumable(config.model_dir, config.to_dict(), CHANGEABLE_ON_RESUME):
+            log(f"Resuming with --{name}={new!r} (the run was made with {old!r})")
+
     # Device, precision, distribution, randomness.
     # The strategy comes first: it may split the CPU into logical devices, which must happen
     # before anything initializes TensorFlow's devices.
@@ -62,6 +81,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
 
     # Input pipeline. Batches are split over replicas; each replica sees global / replicas.
     datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
+    validate_splits(datasets, config.batch_size)
     log(_describe_data(datasets, config))
     per_replica_batch_size(config.batch_size, strategy)  # Refuses an uneven split early.
     train_batches = training_dataset(
@@ -79,7 +99,12 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     with precision_lib.precision_scope(policy), strategy.scope():
         model = (model_fn or (lambda n: create_model(config.model, n)))(datasets.num_classes)
         model(tf.zeros((1,) + datasets.input_shape), training=False)  # Creates the weights.
-        schedule = create_schedule(config.lr_schedule, config.learning_rate, config.warmup_steps, config.train_steps)
+        # `--on_nan=restore` lowers the scale; it is 1.0 (an exact no-op) otherwise.
+        learning_rate_scale = tf.Variable(1.0, trainable=False, name="learning_rate_scale")
+        skipped_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
+        schedule = ScaledLearningRate(
+            create_schedule(config.lr_schedule, config.learning_rate, config.warmup_steps, config.train_steps),
+            learning_rate_scale)
         optimizer = precision_lib.wrap_for_loss_scaling(create_optimizer(config.optimizer, schedule), policy)
         optimizer.build(model.trainable_variables)
         train_metrics = ClassificationMetrics("train")
@@ -94,14 +119,18 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     # twice are saved once.
     checkpoint = TrainingCheckpoint(
         config.model_dir, config.keep_checkpoints, model=model, optimizer=optimizer, global_step=global_step,
-        train_iterator=train_iterator, model_variables=list(model.variables))
-    restored = checkpoint.restore_latest()
+        train_iterator=train_iterator, model_variables=list(model.variables),
+        learning_rate_scale=learning_rate_scale, skipped_steps=skipped_steps)
+    restored = checkpoint.restore_latest(log)
     if restored:
         log(f"Resumed from {restored} at step {int(global_step)}")
+    write_run_config(config.model_dir, config.to_dict())
 
     # Compiled loops.
     train_loop = make_train_loop(
-        make_train_step(model, optimizer, train_metrics, config.batch_size), strategy, jit_compile)
+        make_train_step(model, optimizer, train_metrics, config.batch_size,
+                        skipped_steps=skipped_steps if config.on_nan == "skip" else None),
+        strategy, jit_compile)
     eval_loop = make_eval_loop(make_eval_step(model, eval_metrics), strategy, jit_compile)
 
     def evaluate(batches):
@@ -109,33 +138,49 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         eval_loop(batches)
         return eval_metrics.results()
 
-    # The loop: each host call runs up to `steps_per_loop` steps, stopping at evaluation
-    # boundaries; summaries, evaluation and checkpoints happen between calls.
+    # The loop: each host call runs up to `steps_per_loop` steps, stopping at evaluation and
+    # checkpoint boundaries; summaries, evaluation, checkpoints, the NaN policy and stop
+    # requests (SIGTERM/SIGINT) are handled between calls.
     summaries = SummaryWriter(config.model_dir, "train")
     validation_summaries = SummaryWriter(config.model_dir, "validation")
     progress = ProgressReporter(config.train_steps, config.batch_size)
+    non_finite = NonFiniteHandler(config.on_nan, checkpoint, learning_rate_scale, global_step, log)
+    if config.on_nan == "restore" and checkpoint.latest_path is None:
+        checkpoint.save(int(global_step))  # `restore` needs a checkpoint to go back to.
     validation_history = []
     step = int(global_step)
-    while step < config.train_steps:
-        steps = _steps_until_boundary(step, config)
-        train_metrics.reset()
-        train_loop(train_iterator, tf.constant(steps, tf.int32))
-        step = int(global_step.assign_add(steps))
-        figures = progress.report(step, steps, train_metrics.results())
-        if not tf.math.is_finite(figures["loss"]):
-            raise FloatingPointError(
-                f"training loss became {figures['loss']} by step {step}; try a lower --learning_rate")
-        log(progress.format(step, figures))
-        summaries.scalars(step, dict(figures, learning_rate=_current_learning_rate(optimizer),
-                                     **_loss_scale_scalar(optimizer)))
-        if step == config.train_steps or (config.eval_every and step % config.eval_every == 0):
-            validation = evaluate(validation_batches)
-            validation_history.append((step, validation))
-            validation_summaries.scalars(step, validation)
-            log(f"step {step}: validation loss {validation['loss']:.4f} | accuracy {validation['accuracy']:.4f}")
-            path = checkpoint.save(step)
-            log(f"Saved checkpoint {path}")
-            progress.restart_clock()
+    with StopRequests() as stop_requests:
+        while step < config.train_steps:
+            steps = _steps_until_boundary(step, config)
+            train_metrics.reset()
+            skipped_before = int(skipped_steps.numpy())
+            train_loop(train_iterator, tf.constant(steps, tf.int32))
+            step = int(global_step.assign_add(steps))
+            figures = progress.report(step, steps, train_metrics.results())
+            if not math.isfinite(figures["loss"]):
+                step = non_finite.recover(step, f"the training loss is {figures['loss']}")
+                continue
+            log(progress.format(step, figures))
+            non_finite.report_skipped(step, steps, int(skipped_steps.numpy()) - skipped_before)
+            summaries.scalars(step, dict(figures, learning_rate=_current_learning_rate(optimizer),
+                                         **_loss_scale_scalar(optimizer)))
+            if step == config.train_steps or (config.eval_every and step % config.eval_every == 0):
+                validation = evaluate(validation_batches)
+                validation_history.append((step, validation))
+                validation_summaries.scalars(step, validation)
+                log(f"step {step}: validation loss {validation['loss']:.4f} | accuracy {validation['accuracy']:.4f}")
+            if (step == config.train_steps or stop_requests.signal_name
+                    or (config.checkpoint_every and step % config.checkpoint_every == 0)):
+                try:
+                    path = checkpoint.save(step)
+                except NonFiniteWeightsError as error:
+                    step = non_finite.recover(step, f"variable {error.variable} holds NaN or Inf")
+                    continue
+                non_finite.checkpoint_saved()
+                log(f"Saved checkpoint {path}")
+                progress.restart_clock()
+            if stop_requests.signal_name:
+                raise TrainingStopped(stopped_message(stop_requests.signal_name, step, path), step, path)
     summaries.close()
     validation_summaries.close()
 
@@ -161,10 +206,12 @@ def _describe_data(datasets, config):
 
 
 def _steps_until_boundary(step, config):
-    """Steps to run in the next loop: at most steps_per_loop, stopping at eval and the end."""
+    """Steps to run in the next loop: at most steps_per_loop, stopping at evaluations,
+    checkpoints and the end."""
     boundary = config.train_steps
-    if config.eval_every:
-        boundary = min(boundary, (step // config.eval_every + 1) * config.eval_every)
+    for every in (config.eval_every, config.checkpoint_every):
+        if every:
+            boundary = min(boundary, (step // every + 1) * every)
     return min(config.steps_per_loop, boundary - step)
 
 

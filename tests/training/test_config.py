@@ -27,6 +27,8 @@ BAD_VALUES = [
     ("eval_every", -5, "--eval_every=-5: must be an integer >= 0"),
     ("model_dir", "", "--model_dir='': must name a directory"),
     ("keep_checkpoints", 0, "--keep_checkpoints=0: must be a positive integer"),
+    ("checkpoint_every", -1, "--checkpoint_every=-1: must be an integer >= 0"),
+    ("on_nan", "ignore", "--on_nan='ignore': must be one of stop, skip, restore"),
     ("seed", -1, "--seed=-1: must be an integer >= 0"),
     ("distribution_strategy", "horovod", "--distribution_strategy='horovod': must be one of"),
     ("num_replicas", -2, "--num_replicas=-2: must be an integer >= 0"),

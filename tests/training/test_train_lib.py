@@ -30,7 +30,8 @@ class _Interrupted(Exception):
 
 
 def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
-    settings = dict(train_steps=60, warmup_steps=5, steps_per_loop=10, eval_every=20, deterministic=True)
+    settings = dict(train_steps=60, warmup_steps=5, steps_per_loop=10, eval_every=20, checkpoint_every=20,
+                    deterministic=True)
     straight = train_and_evaluate(_config(tmp_path / "a", **settings), log=lambda line: None)
 
     def crash_after_first_checkpoint(line):

@@ -1,0 +1,132 @@
+"""--on_nan=stop|skip|restore with NaN injected at chosen training steps, and no NaN checkpoint."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training import TrainConfig, train_and_evaluate
+from training.nan_policy import NonFiniteLossError
+
+
+def _poisoned_model_fn(calls, poison_loss_at, poison_gradient_at=()):
+    """A small MLP that turns its own training calls (counted from 1 by `calls`) bad.
+
+    `calls` lives outside the model, so it is not checkpointed: after a restore the counter goes
+    on, as a transient fault would. On a call in `poison_loss_at` the logits, hence the loss and
+    every gradient, are NaN; on one in `poison_gradient_at` the loss is fine but the gradients
+    reaching the weights are NaN, so the update leaves NaN weights behind a finite loss.
+    """
+    poison_loss_at = tf.constant(list(poison_loss_at) or [-1], tf.int64)
+    poison_gradient_at = tf.constant(list(poison_gradient_at) or [-1], tf.int64)
+
+    @tf.custom_gradient
+    def nan_gradient(x, poisoned):
+        return tf.identity(x), lambda upstream: (tf.where(poisoned, np.nan, upstream), None)
+
+    class PoisonedNet(keras.Model):
+        def __init__(self, num_classes):
+            super().__init__()
+            self.flatten = keras.layers.Flatten()
+            self.hidden = keras.layers.Dense(32, activation="relu")
+            self.classifier = keras.layers.Dense(num_classes)
+
+        def call(self, images, training=False):
+            hidden = self.hidden(self.flatten(images))
+            if training:
+                call = calls.assign_add(1)
+                hidden = nan_gradient(hidden, tf.reduce_any(tf.equal(poison_gradient_at, call)))
+                logits = self.classifier(hidden)
+                return logits + tf.where(tf.reduce_any(tf.equal(poison_loss_at, call)), np.nan, 0.0)
+            return self.classifier(hidden)
+
+    return PoisonedNet
+
+
+def _run(tmp_path, on_nan, poison_loss_at=(), poison_gradient_at=(), train_steps=40):
+    """Trains 4 loops of 10 steps, a checkpoint after each; returns (result, log lines, run dir)."""
+    calls = tf.Variable(0, dtype=tf.int64, trainable=False)
+    model_dir = str(tmp_path / "run")
+    config = TrainConfig(model="mlp", dataset="digits", batch_size=32, train_steps=train_steps, warmup_steps=2,
+                         lr_schedule="constant", steps_per_loop=10, checkpoint_every=10, eval_every=0,
+                         precision="float32", jit_compile="false", on_nan=on_nan, model_dir=model_dir)
+    lines = []
+    model_fn = _poisoned_model_fn(calls, poison_loss_at, poison_gradient_at)
+    try:
+        result = train_and_evaluate(config, model_fn=model_fn, log=lines.append)
+    finally:
+        lines.append(f"(training calls: {int(calls.numpy())})")
+    return result, lines, model_dir
+
+
+def _saved(model_dir, step, key):
+    return tf.train.load_checkpoint(f"{model_dir}/ckpt-{step}").get_tensor(key)
+
+
+def _all_finite(model_dir, step):
+    reader = tf.train.load_checkpoint(f"{model_dir}/ckpt-{step}")
+    dtypes = reader.get_variable_to_dtype_map()
+    return all(np.isfinite(reader.get_tensor(key)).all() for key in dtypes if dtypes[key].is_floating)
+
+
+def test_stop_ends_with_an_error_and_keeps_the_last_good_checkpoint(tmp_path):
+    with pytest.raises(NonFiniteLossError) as error:
+        _run(tmp_path, "stop", poison_loss_at=[25])
+    model_dir = tmp_path / "run"
+    assert str(error.value) == (
+        f"the training loss is nan at step 30 (--on_nan=stop); the newest checkpoint, {model_dir}/ckpt-20, holds "
+        "finite weights. Try a lower --learning_rate, or --on_nan=restore to reload the last checkpoint and go on")
+    assert sorted(path.name for path in model_dir.glob("*.index")) == ["ckpt-10.index", "ckpt-20.index"]
+    assert _all_finite(model_dir, 20)
+
+
+def test_nan_weights_behind_a_finite_loss_are_never_saved(tmp_path):
+    # The poisoned update is the last step of the loop ending at step 30: its loss was finite.
+    with pytest.raises(NonFiniteLossError) as error:
+        _run(tmp_path, "stop", poison_gradient_at=[30])
+    assert str(error.value).startswith("variable ")
+    assert " holds NaN or Inf at step 30 (--on_nan=stop); the newest checkpoint, " in str(error.value)
+    assert not (tmp_path / "run" / "ckpt-30.index").exists()
+
+
+def test_skip_drops_exactly_the_bad_steps(tmp_path):
+    result, lines, model_dir = _run(tmp_path, "skip", poison_loss_at=[25, 27], poison_gradient_at=[33])
+    assert "step 30: skipped 2 of 10 steps with a non-finite loss or gradient (--on_nan=skip)" in lines
+    assert "step 40: skipped 1 of 10 steps with a non-finite loss or gradient (--on_nan=skip)" in lines
+    assert result.final_step == 40
+    assert _saved(model_dir, 40, "skipped_steps/.ATTRIBUTES/VARIABLE_VALUE") == 3
+    assert _saved(model_dir, 40, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 37  # 40 steps, 3 skipped.
+    assert _all_finite(model_dir, 40) and math.isfinite(result.test_loss)
+
+
+def test_skip_gives_up_when_every_step_of_a_loop_is_bad(tmp_path):
+    with pytest.raises(NonFiniteLossError) as error:
+        _run(tmp_path, "skip", poison_loss_at=range(21, 41))
+    assert str(error.value) == ("all 10 steps before step 30 had a non-finite loss or gradient and were skipped "
+                                "(--on_nan=skip); check the data for NaN/Inf, or lower --learning_rate")
+
+
+def test_restore_reloads_the_last_checkpoint_at_half_the_learning_rate(tmp_path):
+    result, lines, model_dir = _run(tmp_path, "restore", poison_loss_at=[25])
+    assert (f"the training loss is nan at step 30; restored {model_dir}/ckpt-20 (step 20) and scaled the learning "
+            "rate by 0.5 (restore 1 of 3, --on_nan=restore)") in lines
+    assert result.final_step == 40
+    assert lines[-1] == "(training calls: 50)"  # Steps 21-30 ran twice.
+    assert _saved(model_dir, 40, "learning_rate_scale/.ATTRIBUTES/VARIABLE_VALUE") == 0.5
+    assert _all_finite(model_dir, 40)
+
+
+def test_restore_before_the_first_checkpoint_goes_back_to_step_zero(tmp_path):
+    result, lines, model_dir = _run(tmp_path, "restore", poison_loss_at=[3], train_steps=20)
+    assert any(line.startswith(f"the training loss is nan at step 10; restored {model_dir}/ckpt-0 (step 0)")
+               for line in lines), lines
+    assert result.final_step == 20
+
+
+def test_restore_gives_up_after_three_attempts(tmp_path):
+    with pytest.raises(NonFiniteLossError) as error:
+        _run(tmp_path, "restore", poison_loss_at=range(25, 100))
+    assert str(error.value) == (f"the training loss is nan at step 30 after 3 restores of {tmp_path}/run/ckpt-20 "
+                                "(learning rate scaled down to 0.125); giving up (--on_nan=restore)")

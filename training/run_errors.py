@@ -1,0 +1,12 @@
+"""The errors a user's input or a run's own trouble can cause, which the script prints as one line.
+
+Each has a message that names the flag, file or step concerned and what to do; a traceback
+would add nothing. Anything else (a bug, an exhausted device) keeps its traceback.
+"""
+
+from core.checkpointing import CheckpointError
+from core.data.validation import InvalidSplitsError
+from core.run_config_store import RunConfigMismatch
+from training.nan_policy import NonFiniteLossError
+
+RUN_ERRORS = (CheckpointError, InvalidSplitsError, NonFiniteLossError, RunConfigMismatch)
