@@ -73,7 +73,7 @@ class TrainingCheckpoint:
     def candidates(self) -> list:
         """Checkpoint prefixes, newest (highest number) first: those the state file lists and
         those whose index file is on disk, so a lost state file cannot hide a run."""
-        listed = set(self.manager.checkpoints)
+        listed = set(self.manager.checkpoints) | ({self.manager.latest_checkpoint} - {None})
         found = {path[: -len(".index")] for path in glob.glob(os.path.join(self.directory, f"{PREFIX}-*.index"))}
         numbered = [path for path in listed | found if re.fullmatch(rf"{PREFIX}-\d+", os.path.basename(path))]
         return sorted(numbered, key=lambda path: int(path.rsplit("-", 1)[1]), reverse=True)
