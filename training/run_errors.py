@@ -5,8 +5,9 @@ would add nothing. Anything else (a bug, an exhausted device) keeps its tracebac
 """
 
 from core.checkpointing import CheckpointError
-from core.data.validation import InvalidSplitsError
+from core.data import DatasetError
 from core.run_config_store import RunConfigMismatch
 from training.nan_policy import NonFiniteLossError
 
-RUN_ERRORS = (CheckpointError, InvalidSplitsError, NonFiniteLossError, RunConfigMismatch)
+# DatasetError covers missing or corrupt dataset files and (InvalidSplitsError) unusable splits.
+RUN_ERRORS = (CheckpointError, DatasetError, NonFiniteLossError, RunConfigMismatch)

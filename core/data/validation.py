@@ -11,11 +11,13 @@ a busy 2-core CPU, ~0.5 s for digits (mostly tracing the three small pipelines) 
 import numpy as np
 import tensorflow as tf
 
+from core.data.errors import DatasetError
+
 SPLITS = ("train", "validation", "test")
 _SCAN_BATCH = 4096
 
 
-class InvalidSplitsError(ValueError):
+class InvalidSplitsError(DatasetError):
     """The dataset cannot be trained on; the one-line message names the split and the problem."""
 
 

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from core.checkpointing import CheckpointError
+from core.data import DatasetError
 from core.data.digits import load_digits
 from core.data.splits import splits_from_arrays
 from core.data.validation import InvalidSplitsError
@@ -106,6 +107,7 @@ def test_data_is_checked_before_a_new_run_writes_anything(tmp_path):
     RunConfigMismatch("--model_dir=runs/a holds a run made with other flags (...)"),
     CheckpointError("checkpoint runs/a/ckpt-10 does not fit this run: ..."),
     InvalidSplitsError("dataset 'toy', train split: is empty"),
+    DatasetError("/data/cifar/data_batch_1: is truncated or not a pickle"),
     NonFiniteLossError("the training loss is nan at step 30 (--on_nan=stop); ..."),
 ], ids=lambda error: type(error).__name__)
 def test_script_prints_each_run_error_as_one_line(monkeypatch, tmp_path, error):
