@@ -74,7 +74,8 @@ class TrainingCheckpoint:
         """Checkpoint prefixes, newest (highest number) first: those the state file lists and
         those whose index file is on disk, so a lost state file cannot hide a run."""
         listed = set(self.manager.checkpoints) | ({self.manager.latest_checkpoint} - {None})
-        found = {path[: -len(".index")] for path in glob.glob(os.path.join(self.directory, f"{PREFIX}-*.index"))}
+        indexes = glob.glob(os.path.join(self.directory, f"{PREFIX}-*.index"))
+        found = {path[: -len(".index")] for path in indexes}
         numbered = [path for path in listed | found if re.fullmatch(rf"{PREFIX}-\d+", os.path.basename(path))]
         return sorted(numbered, key=lambda path: int(path.rsplit("-", 1)[1]), reverse=True)
 
@@ -100,7 +101,8 @@ class TrainingCheckpoint:
                 log(f"Checkpoint {path} is unreadable ({_first_line(error)}); trying the one before it")
                 continue
             except (ValueError, AssertionError) as error:
-                raise CheckpointError(f"checkpoint {path} does not fit this run: {_first_line(error)}") from None
+                raise CheckpointError(
+                    f"checkpoint {path} does not fit this run: {_first_line(error)}") from None
             if unreadable:
                 log(f"Restored {path} instead of the newer, unreadable {', '.join(unreadable)}")
             return path
@@ -153,8 +155,9 @@ class TrainingCheckpoint:
             for index, (variable, saved_shape) in enumerate(zip(value, saved)):
                 if tuple(variable.shape) != tuple(saved_shape):
                     label = getattr(variable, "path", None) or variable.name
-                    raise ValueError(f"{name}[{index}] ({label}) has shape {tuple(variable.shape)} here but "
-                                     f"{tuple(saved_shape)} in the checkpoint (a different model or layer sizes)")
+                    raise ValueError(f"{name}[{index}] ({label}) has shape {tuple(variable.shape)} here "
+                                     f"but {tuple(saved_shape)} in the checkpoint (a different model or "
+                                     "layer sizes)")
 
 
 def has_checkpoint_files(directory) -> bool:

@@ -34,8 +34,8 @@ def read_run_config(directory) -> dict | None:
         with open(path, encoding="utf-8") as file:
             values = json.load(file)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunConfigMismatch(f"{path}: cannot be read as JSON ({error}); it records the flags of the run in "
-                                "that directory: restore it, or pick a new --model_dir") from None
+        raise RunConfigMismatch(f"{path}: cannot be read as JSON ({error}); it records the flags of the run "
+                                "in that directory: restore it, or pick a new --model_dir") from None
     if not isinstance(values, dict):
         raise RunConfigMismatch(f"{path}: holds a JSON {type(values).__name__}, not an object of flag values")
     return values
@@ -90,8 +90,8 @@ def check_resumable(directory, values: dict, changeable) -> list:
     if blocking:
         listed = "; ".join(f"--{name}={old!r} there, {new!r} here" for name, old, new in blocking)
         raise RunConfigMismatch(
-            f"--model_dir={os.fspath(directory)} holds a run made with other flags ({listed}); resume it with "
-            f"the flags in {run_config_path(directory)}, or pick a new --model_dir")
+            f"--model_dir={os.fspath(directory)} holds a run made with other flags ({listed}); resume it "
+            f"with the flags in {run_config_path(directory)}, or pick a new --model_dir")
     return allowed
 
 

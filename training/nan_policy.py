@@ -118,20 +118,22 @@ class NonFiniteHandler:
         """
         newest = self.checkpoint.latest_path
         if self.policy != "restore":
-            kept = f"the newest checkpoint, {newest}, holds finite weights" if newest else "no checkpoint was written"
-            raise NonFiniteLossError(f"{problem} at step {step} (--on_nan={self.policy}); {kept}. Try a lower "
-                                     "--learning_rate, or --on_nan=restore to reload the last checkpoint and go on")
+            kept = (f"the newest checkpoint, {newest}, holds finite weights" if newest
+                    else "no checkpoint was written")
+            raise NonFiniteLossError(
+                f"{problem} at step {step} (--on_nan={self.policy}); {kept}. Try a lower --learning_rate, "
+                "or --on_nan=restore to reload the last checkpoint and go on")
         scale = float(self.learning_rate_scale.numpy()) * RESTORE_LEARNING_RATE_FACTOR
         if self.attempts == RESTORE_ATTEMPTS:
             raise NonFiniteLossError(
-                f"{problem} at step {step} after {RESTORE_ATTEMPTS} restores of {newest} (learning rate scaled "
-                f"down to {scale / RESTORE_LEARNING_RATE_FACTOR:g}); giving up (--on_nan=restore)")
+                f"{problem} at step {step} after {RESTORE_ATTEMPTS} restores of {newest} (learning rate "
+                f"scaled down to {scale / RESTORE_LEARNING_RATE_FACTOR:g}); giving up (--on_nan=restore)")
         self.attempts += 1
         path = self.checkpoint.restore_latest(self.log)
         self.learning_rate_scale.assign(scale)
         restored_step = int(self.global_step.numpy())
-        self.log(f"{problem} at step {step}; restored {path} (step {restored_step}) and scaled the learning rate "
-                 f"by {scale:g} (restore {self.attempts} of {RESTORE_ATTEMPTS}, --on_nan=restore)")
+        self.log(f"{problem} at step {step}; restored {path} (step {restored_step}) and scaled the learning "
+                 f"rate by {scale:g} (restore {self.attempts} of {RESTORE_ATTEMPTS}, --on_nan=restore)")
         return restored_step
 
     def checkpoint_saved(self):
@@ -150,4 +152,5 @@ class NonFiniteHandler:
             raise NonFiniteLossError(
                 f"all {steps} steps before step {step} had a non-finite loss or gradient and were skipped "
                 "(--on_nan=skip); check the data for NaN/Inf, or lower --learning_rate")
-        self.log(f"step {step}: skipped {skipped} of {steps} steps with a non-finite loss or gradient (--on_nan=skip)")
+        self.log(f"step {step}: skipped {skipped} of {steps} steps with a non-finite loss or gradient "
+                 "(--on_nan=skip)")

@@ -54,13 +54,15 @@ flags.DEFINE_string("jit_compile", _DEFAULTS.jit_compile, "XLA for the train and
                     "auto picks the faster path for the device, model and precision and logs it.")
 flags.DEFINE_integer("steps_per_loop", _DEFAULTS.steps_per_loop, "Training steps per compiled host call.")
 flags.DEFINE_integer("eval_every", _DEFAULTS.eval_every, "Validate every N steps (0: at the end only).")
-flags.DEFINE_string("model_dir", _DEFAULTS.model_dir, "Run directory: checkpoints, run_config.json and TensorBoard "
-                    "events. A run started again with the same directory resumes (its flags must be compatible).")
+flags.DEFINE_string("model_dir", _DEFAULTS.model_dir, "Run directory: checkpoints, run_config.json and "
+                    "TensorBoard events. A run started again with the same directory resumes (its flags must "
+                    "be compatible).")
 flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints, "How many newest checkpoints to keep.")
 flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every, "Checkpoint every N steps (at a loop "
                      "boundary), at the end, and on SIGTERM/SIGINT (0: at the end and on signals only).")
-flags.DEFINE_string("on_nan", _DEFAULTS.on_nan, "When the loss or weights become NaN/Inf: stop (error), skip (drop "
-                    "each such step), restore (reload the last checkpoint at half the learning rate, up to 3 times).")
+flags.DEFINE_string("on_nan", _DEFAULTS.on_nan, "When the loss or weights become NaN/Inf: stop (error), skip "
+                    "(drop each such step), restore (reload the last checkpoint at half the learning rate, up "
+                    "to 3 times).")
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for weights, shuffling and dropout.")
 flags.DEFINE_boolean("deterministic", _DEFAULTS.deterministic, "Enable TensorFlow op determinism.")
 flags.DEFINE_string("distribution_strategy", _DEFAULTS.distribution_strategy,
@@ -94,7 +96,10 @@ def main(argv):
     except config_lib.ConfigError as error:
         sys.exit(f"error: {error}")
 
-    from training.run_errors import RUN_ERRORS
+    from core.checkpointing import CheckpointError
+    from core.data import DatasetError
+    from core.run_config_store import RunConfigMismatch
+    from training.nan_policy import NonFiniteLossError
     from training.signals import TrainingStopped
     from training.train_lib import train_and_evaluate
 
@@ -103,7 +108,9 @@ def main(argv):
     except TrainingStopped as stopped:  # A clean, resumable stop: exit status 0.
         print(stopped)
         return
-    except RUN_ERRORS as error:
+    # Each message names the flag, file or step concerned and what to do; anything else (a bug,
+    # an exhausted device) keeps its traceback. DatasetError includes InvalidSplitsError.
+    except (CheckpointError, DatasetError, NonFiniteLossError, RunConfigMismatch) as error:
         sys.exit(f"error: {error}")
     print(f"Test accuracy: {result.test_accuracy:.4f}")
 

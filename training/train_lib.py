@@ -102,9 +102,9 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         # `--on_nan=restore` lowers the scale; it is 1.0 (an exact no-op) otherwise.
         learning_rate_scale = tf.Variable(1.0, trainable=False, name="learning_rate_scale")
         skipped_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
-        schedule = ScaledLearningRate(
-            create_schedule(config.lr_schedule, config.learning_rate, config.warmup_steps, config.train_steps),
-            learning_rate_scale)
+        schedule = create_schedule(config.lr_schedule, config.learning_rate, config.warmup_steps,
+                                   config.train_steps)
+        schedule = ScaledLearningRate(schedule, learning_rate_scale)
         optimizer = precision_lib.wrap_for_loss_scaling(create_optimizer(config.optimizer, schedule), policy)
         optimizer.build(model.trainable_variables)
         train_metrics = ClassificationMetrics("train")
@@ -168,7 +168,8 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
                 validation = evaluate(validation_batches)
                 validation_history.append((step, validation))
                 validation_summaries.scalars(step, validation)
-                log(f"step {step}: validation loss {validation['loss']:.4f} | accuracy {validation['accuracy']:.4f}")
+                log(f"step {step}: validation loss {validation['loss']:.4f} | "
+                    f"accuracy {validation['accuracy']:.4f}")
             if (step == config.train_steps or stop_requests.signal_name
                     or (config.checkpoint_every and step % config.checkpoint_every == 0)):
                 try:

@@ -33,15 +33,17 @@ def validate_splits(splits, batch_size: int):
         training split smaller than one batch, a `num_examples` that disagrees with the data,
         labels outside 0..num_classes-1, or NaN/Inf pixels.
     """
-    name = splits.name
-    if isinstance(splits.num_classes, bool) or not isinstance(splits.num_classes, int) or splits.num_classes < 2:
-        raise InvalidSplitsError(f"dataset {name!r}: num_classes={splits.num_classes!r}; a classifier needs at least 2")
+    name, num_classes = splits.name, splits.num_classes
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise InvalidSplitsError(
+            f"dataset {name!r}: num_classes={num_classes!r}; a classifier needs at least 2")
     for split in SPLITS:
         _check_structure(name, split, getattr(splits, split), tuple(splits.input_shape))
-        _check_contents(name, split, getattr(splits, split), splits.num_examples.get(split), splits.num_classes)
-    if splits.num_examples["train"] < batch_size:
+        _check_contents(name, split, getattr(splits, split), splits.num_examples.get(split), num_classes)
+    train_examples = splits.num_examples["train"]
+    if train_examples < batch_size:
         raise InvalidSplitsError(f"--batch_size={batch_size} is larger than the training split of {name!r} "
-                                 f"({splits.num_examples['train']} examples); use at most {splits.num_examples['train']}")
+                                 f"({train_examples} examples); use at most {train_examples}")
 
 
 def _check_structure(name, split, dataset, input_shape):
@@ -71,7 +73,8 @@ def _check_contents(name, split, dataset, declared, num_classes):
         raise InvalidSplitsError(f"{where}: num_examples says {declared!r} but it holds {count} examples")
     if smallest < 0 or largest >= num_classes:
         bad = smallest if smallest < 0 else largest
-        raise InvalidSplitsError(f"{where}: label {bad} is outside 0..{num_classes - 1} (num_classes={num_classes})")
+        raise InvalidSplitsError(
+            f"{where}: label {bad} is outside 0..{num_classes - 1} (num_classes={num_classes})")
     if non_finite:
         raise InvalidSplitsError(f"{where}: {non_finite} images hold NaN or Inf pixels")
 

@@ -51,33 +51,36 @@ def _break_run_config(model_dir):
 # {run} standing for the run directory).
 BAD_INPUTS = [
     ("flags: another run's directory", None, dict(learning_rate=0.01, seed=1), {}, RunConfigMismatch,
-     "--model_dir={run} holds a run made with other flags (--learning_rate=0.003 there, 0.01 here; --seed=0 there, "
-     "1 here); resume it with the flags in {run}/run_config.json, or pick a new --model_dir"),
+     "--model_dir={run} holds a run made with other flags (--learning_rate=0.003 there, 0.01 here; "
+     "--seed=0 there, 1 here); resume it with the flags in {run}/run_config.json, or pick a new --model_dir"),
     ("flags: unreadable run_config.json", _break_run_config, {}, {}, RunConfigMismatch,
-     "{run}/run_config.json: cannot be read as JSON (Expecting property name enclosed in double quotes: line 1 "
-     "column 18 (char 17)); it records the flags of the run in that directory: restore it, or pick a new --model_dir"),
+     "{run}/run_config.json: cannot be read as JSON (Expecting property name enclosed in double quotes: "
+     "line 1 column 18 (char 17)); it records the flags of the run in that directory: restore it, or pick "
+     "a new --model_dir"),
     ("checkpoint: another model's shapes", None, {},
      dict(model_fn=lambda num_classes: MLP(num_classes, hidden_units=(8, 8), name="mlp")), CheckpointError,
-     "checkpoint {run}/ckpt-10 does not fit this run: model_variables[0] (mlp/hidden0/dense/kernel) has shape (64, 8) "
-     "here but (64, 512) in the checkpoint (a different model or layer sizes)"),
+     "checkpoint {run}/ckpt-10 does not fit this run: model_variables[0] (mlp/hidden0/dense/kernel) has "
+     "shape (64, 8) here but (64, 512) in the checkpoint (a different model or layer sizes)"),
     ("checkpoint: another architecture", None, {},
      dict(model_fn=lambda num_classes: MLP(num_classes, hidden_units=(8, 8, 8))), CheckpointError,
      "checkpoint {run}/ckpt-10 does not fit this run: it holds 6 model_variables, this run has 8 "
      "(a different model or architecture)"),
     ("checkpoint: every file truncated", _truncate_every_checkpoint, {}, {}, CheckpointError,
-     "no readable checkpoint in {run}: {run}/ckpt-10: Read less bytes than requested. Move the directory away to "
-     "start from scratch"),
+     "no readable checkpoint in {run}: {run}/ckpt-10: Read less bytes than requested. Move the directory "
+     "away to start from scratch"),
     ("data: label out of range", None, {}, dict(datasets=_toy_splits(labels_shift=1)), InvalidSplitsError,
      "dataset 'toy', train split: label 10 is outside 0..9 (num_classes=10)"),
     ("data: empty training split", None, {}, dict(datasets=_toy_splits(train_examples=0)), InvalidSplitsError,
      "dataset 'toy', train split: is empty"),
     ("data: batch larger than the dataset", None, {}, dict(datasets=_toy_splits(train_examples=20)),
-     InvalidSplitsError, "--batch_size=32 is larger than the training split of 'toy' (20 examples); use at most 20"),
+     InvalidSplitsError,
+     "--batch_size=32 is larger than the training split of 'toy' (20 examples); use at most 20"),
 ]
 
 
 def _snapshot(directory):
-    return {path.relative_to(directory): path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
+    files = sorted(path for path in directory.rglob("*") if path.is_file())
+    return {path.relative_to(directory): path.read_bytes() for path in files}
 
 
 @pytest.mark.parametrize("change,overrides,arguments,error_type,message", [case[1:] for case in BAD_INPUTS],

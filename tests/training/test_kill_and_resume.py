@@ -20,9 +20,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TRAIN_STEPS = 150
 # Small loops and frequent checkpoints so kills land in many places: 5 steps a loop, a
 # checkpoint every 3 loops. `--deterministic` with a fixed seed makes a run repeatable.
-RUN_FLAGS = ["--model=fault_model:TinyNet", "--dataset=digits", "--batch_size=32", f"--train_steps={TRAIN_STEPS}",
-             "--warmup_steps=10", "--steps_per_loop=5", "--checkpoint_every=15", "--eval_every=0",
-             "--keep_checkpoints=2", "--seed=3", "--deterministic", "--precision=float32", "--jit_compile=false"]
+RUN_FLAGS = ["--model=fault_model:TinyNet", "--dataset=digits", "--batch_size=32",
+             f"--train_steps={TRAIN_STEPS}", "--warmup_steps=10", "--steps_per_loop=5",
+             "--checkpoint_every=15", "--eval_every=0", "--keep_checkpoints=2", "--seed=3", "--deterministic",
+             "--precision=float32", "--jit_compile=false"]
 # Convolution with batch normalization (moving statistics) and dropout (a seed generator): the
 # state beyond weights and optimizer slots that an exact resume must also carry.
 MODEL_SOURCE = textwrap.dedent('''
@@ -51,12 +52,17 @@ def _start(tmp_path, model_dir, *extra_flags):
                             text=True)
 
 
+def _step_of(progress_line):
+    """47 from "step 47/150 | loss ..."."""
+    return int(progress_line.split()[1].split("/")[0])
+
+
 def _read_until_step(process, target):
     """Reads progress lines until one reports a step >= target; returns the lines read."""
     lines = []
     for line in process.stdout:
         lines.append(line.rstrip("\n"))
-        if line.startswith("step ") and "/" in line and int(line.split()[1].split("/")[0]) >= target:
+        if line.startswith("step ") and "/" in line and _step_of(line) >= target:
             return lines
     raise AssertionError(f"the run ended before step {target}: {lines[-3:]} {process.stderr.read()[-2000:]}")
 
@@ -90,7 +96,7 @@ def test_sigkill_at_random_steps_then_resume_ends_bit_identical(tmp_path):
         process.wait()
         assert process.returncode == -signal.SIGKILL
         seen += lines
-        step = int(lines[-1].split()[1].split("/")[0])
+        step = _step_of(lines[-1])
         if trial == 1:  # As if a power loss had cut the newest save short: its data file is empty.
             newest = max(interrupted_dir.glob("ckpt-*.index"), key=lambda path: int(path.stem.split("-")[1]))
             open(str(newest).replace(".index", ".data-00000-of-00001"), "w").close()
@@ -129,13 +135,14 @@ def test_sigterm_saves_exits_zero_and_the_rerun_continues_the_step_count(tmp_pat
     assert refused.returncode != 0 and "Traceback" not in stderr
     assert [line for line in stderr.splitlines() if line.strip()] == [
         f"error: --model_dir={model_dir} holds a run made with other flags (--batch_size=32 there, 64 here; "
-        f"--seed=3 there, 4 here); resume it with the flags in {model_dir}/run_config.json, or pick a new --model_dir"]
+        f"--seed=3 there, 4 here); resume it with the flags in {model_dir}/run_config.json, or pick a new "
+        "--model_dir"]
 
     # The same flags resume; another --train_steps is an allowed change (10 more steps, to be quick).
     end = stopped_at + 10
     resumed_lines, stderr = _finish(_start(tmp_path, model_dir, f"--train_steps={end}"))
     assert f"Resuming with --train_steps={end} (the run was made with {TRAIN_STEPS})" in resumed_lines
     assert f"Resumed from {model_dir}/ckpt-{stopped_at} at step {stopped_at}" in resumed_lines, stderr
-    steps = [int(line.split()[1].split("/")[0]) for line in resumed_lines if line.startswith("step ") and "/" in line]
+    steps = [_step_of(line) for line in resumed_lines if line.startswith("step ") and "/" in line]
     assert steps == [stopped_at + 5, end]
     assert resumed_lines[-1].startswith("Test accuracy: ")

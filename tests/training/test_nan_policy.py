@@ -49,9 +49,10 @@ def _run(tmp_path, on_nan, poison_loss_at=(), poison_gradient_at=(), train_steps
     """Trains 4 loops of 10 steps, a checkpoint after each; returns (result, log lines, run dir)."""
     calls = tf.Variable(0, dtype=tf.int64, trainable=False)
     model_dir = str(tmp_path / "run")
-    config = TrainConfig(model="mlp", dataset="digits", batch_size=32, train_steps=train_steps, warmup_steps=2,
-                         lr_schedule="constant", steps_per_loop=10, checkpoint_every=10, eval_every=0,
-                         precision="float32", jit_compile="false", on_nan=on_nan, model_dir=model_dir)
+    config = TrainConfig(model="mlp", dataset="digits", batch_size=32, train_steps=train_steps,
+                         warmup_steps=2, lr_schedule="constant", steps_per_loop=10, checkpoint_every=10,
+                         eval_every=0, precision="float32", jit_compile="false", on_nan=on_nan,
+                         model_dir=model_dir)
     lines = []
     model_fn = _poisoned_model_fn(calls, poison_loss_at, poison_gradient_at)
     try:
@@ -76,8 +77,9 @@ def test_stop_ends_with_an_error_and_keeps_the_last_good_checkpoint(tmp_path):
         _run(tmp_path, "stop", poison_loss_at=[25])
     model_dir = tmp_path / "run"
     assert str(error.value) == (
-        f"the training loss is nan at step 30 (--on_nan=stop); the newest checkpoint, {model_dir}/ckpt-20, holds "
-        "finite weights. Try a lower --learning_rate, or --on_nan=restore to reload the last checkpoint and go on")
+        f"the training loss is nan at step 30 (--on_nan=stop); the newest checkpoint, {model_dir}/ckpt-20, "
+        "holds finite weights. Try a lower --learning_rate, or --on_nan=restore to reload the last "
+        "checkpoint and go on")
     assert sorted(path.name for path in model_dir.glob("*.index")) == ["ckpt-10.index", "ckpt-20.index"]
     assert _all_finite(model_dir, 20)
 
@@ -97,21 +99,23 @@ def test_skip_drops_exactly_the_bad_steps(tmp_path):
     assert "step 40: skipped 1 of 10 steps with a non-finite loss or gradient (--on_nan=skip)" in lines
     assert result.final_step == 40
     assert _saved(model_dir, 40, "skipped_steps/.ATTRIBUTES/VARIABLE_VALUE") == 3
-    assert _saved(model_dir, 40, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 37  # 40 steps, 3 skipped.
+    # 40 steps, 3 skipped.
+    assert _saved(model_dir, 40, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 37
     assert _all_finite(model_dir, 40) and math.isfinite(result.test_loss)
 
 
 def test_skip_gives_up_when_every_step_of_a_loop_is_bad(tmp_path):
     with pytest.raises(NonFiniteLossError) as error:
         _run(tmp_path, "skip", poison_loss_at=range(21, 41))
-    assert str(error.value) == ("all 10 steps before step 30 had a non-finite loss or gradient and were skipped "
-                                "(--on_nan=skip); check the data for NaN/Inf, or lower --learning_rate")
+    assert str(error.value) == ("all 10 steps before step 30 had a non-finite loss or gradient and were "
+                                "skipped (--on_nan=skip); check the data for NaN/Inf, or lower "
+                                "--learning_rate")
 
 
 def test_restore_reloads_the_last_checkpoint_at_half_the_learning_rate(tmp_path):
     result, lines, model_dir = _run(tmp_path, "restore", poison_loss_at=[25])
-    assert (f"the training loss is nan at step 30; restored {model_dir}/ckpt-20 (step 20) and scaled the learning "
-            "rate by 0.5 (restore 1 of 3, --on_nan=restore)") in lines
+    assert (f"the training loss is nan at step 30; restored {model_dir}/ckpt-20 (step 20) and scaled the "
+            "learning rate by 0.5 (restore 1 of 3, --on_nan=restore)") in lines
     assert result.final_step == 40
     assert lines[-1] == "(training calls: 50)"  # Steps 21-30 ran twice.
     assert _saved(model_dir, 40, "learning_rate_scale/.ATTRIBUTES/VARIABLE_VALUE") == 0.5
@@ -128,5 +132,6 @@ def test_restore_before_the_first_checkpoint_goes_back_to_step_zero(tmp_path):
 def test_restore_gives_up_after_three_attempts(tmp_path):
     with pytest.raises(NonFiniteLossError) as error:
         _run(tmp_path, "restore", poison_loss_at=range(25, 100))
-    assert str(error.value) == (f"the training loss is nan at step 30 after 3 restores of {tmp_path}/run/ckpt-20 "
-                                "(learning rate scaled down to 0.125); giving up (--on_nan=restore)")
+    assert str(error.value) == (f"the training loss is nan at step 30 after 3 restores of "
+                                f"{tmp_path}/run/ckpt-20 (learning rate scaled down to 0.125); giving up "
+                                "(--on_nan=restore)")

@@ -32,8 +32,8 @@ def _splits(**changes):
 
 
 def _with_train(images, labels, count=None):
-    return _splits(train=_split(images, labels), num_examples={"train": len(labels) if count is None else count,
-                                                               "validation": 20, "test": 20})
+    count = len(labels) if count is None else count
+    return _splits(train=_split(images, labels), num_examples={"train": count, "validation": 20, "test": 20})
 
 
 def _nan_images():
@@ -49,32 +49,36 @@ def _label(value):
     return _with_train(images, labels)
 
 
+TRAIN = "dataset 'toy', train split: "
 BAD_DATASETS = [
     ("empty train split", lambda: _with_train(*(array[:0] for array in _good_arrays())),
      "dataset 'toy', train split: is empty"),
     ("empty test split", lambda: _splits(test=_split(*(array[:0] for array in _good_arrays())),
                                          num_examples={"train": 40, "validation": 20, "test": 0}),
      "dataset 'toy', test split: is empty"),
-    ("label too large", lambda: _label(10), "dataset 'toy', train split: label 10 is outside 0..9 (num_classes=10)"),
-    ("negative label", lambda: _label(-1), "dataset 'toy', train split: label -1 is outside 0..9 (num_classes=10)"),
+    ("label too large", lambda: _label(10), TRAIN + "label 10 is outside 0..9 (num_classes=10)"),
+    ("negative label", lambda: _label(-1), TRAIN + "label -1 is outside 0..9 (num_classes=10)"),
     ("image shape", lambda: _with_train(_good_arrays()[0][..., 0], _good_arrays()[1]),
-     "dataset 'toy', train split: images have shape (8, 8), but input_shape is (8, 8, 1) (one unbatched image)"),
+     TRAIN + "images have shape (8, 8), but input_shape is (8, 8, 1) (one unbatched image)"),
     ("uint8 images", lambda: _with_train(_good_arrays()[0].astype(np.uint8), _good_arrays()[1]),
      "dataset 'toy', train split: images are uint8; they must be floating point (float32)"),
     ("float labels", lambda: _with_train(_good_arrays()[0], _good_arrays()[1].astype(np.float32)),
      "dataset 'toy', train split: labels must be integer scalars, found float32 of shape ()"),
-    ("one-hot labels", lambda: _with_train(_good_arrays()[0], np.eye(NUM_CLASSES, dtype=np.int32)[_good_arrays()[1]]),
+    ("one-hot labels",
+     lambda: _with_train(_good_arrays()[0], np.eye(NUM_CLASSES, dtype=np.int32)[_good_arrays()[1]]),
      "dataset 'toy', train split: labels must be integer scalars, found int32 of shape (10,)"),
     ("images only", lambda: _splits(train=tf.data.Dataset.from_tensor_slices(_good_arrays()[0])),
      "dataset 'toy', train split: elements must be (image, label) pairs, found TensorSpec("),
     ("wrong count", lambda: _with_train(*_good_arrays(), count=400),
      "dataset 'toy', train split: num_examples says 400 but it holds 40 examples"),
     ("nan pixels", _nan_images, "dataset 'toy', train split: 2 images hold NaN or Inf pixels"),
-    ("one class", lambda: _splits(num_classes=1), "dataset 'toy': num_classes=1; a classifier needs at least 2"),
+    ("one class", lambda: _splits(num_classes=1),
+     "dataset 'toy': num_classes=1; a classifier needs at least 2"),
 ]
 
 
-@pytest.mark.parametrize("make,message", [case[1:] for case in BAD_DATASETS], ids=[case[0] for case in BAD_DATASETS])
+@pytest.mark.parametrize("make,message", [case[1:] for case in BAD_DATASETS],
+                         ids=[case[0] for case in BAD_DATASETS])
 def test_bad_dataset_is_refused_with_one_line(make, message):
     with pytest.raises(InvalidSplitsError) as error:
         validate_splits(make(), batch_size=8)
@@ -85,7 +89,8 @@ def test_bad_dataset_is_refused_with_one_line(make, message):
 def test_batch_larger_than_the_training_split_is_refused():
     with pytest.raises(InvalidSplitsError) as error:
         validate_splits(_splits(), batch_size=64)
-    assert str(error.value) == "--batch_size=64 is larger than the training split of 'toy' (40 examples); use at most 40"
+    assert str(error.value) == ("--batch_size=64 is larger than the training split of 'toy' (40 examples); "
+                                "use at most 40")
 
 
 def test_a_good_dataset_passes():
