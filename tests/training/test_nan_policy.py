@@ -135,3 +135,38 @@ def test_restore_gives_up_after_three_attempts(tmp_path):
     assert str(error.value) == (f"the training loss is nan at step 30 after 3 restores of "
                                 f"{tmp_path}/run/ckpt-20 (learning rate scaled down to 0.125); giving up "
                                 "(--on_nan=restore)")
+
+
+@pytest.mark.parametrize("strategy_name", ["default", "mirrored"])
+def test_a_nan_on_one_replica_skips_the_step_on_every_replica(strategy_name):
+    from core.distribution import create_strategy
+    from training.nan_policy import apply_when_finite
+
+    strategy = create_strategy(strategy_name, num_replicas=2 if strategy_name == "mirrored" else 0)
+    with strategy.scope():
+        weights = tf.Variable(tf.ones(3))
+        optimizer = keras.optimizers.SGD(0.5)
+        optimizer.build([weights])
+        skipped = tf.Variable(0, dtype=tf.int64)
+
+    def step(inputs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(weights * inputs)
+        apply_when_finite(optimizer, tape.gradient(loss, [weights]), [weights], loss, skipped)
+
+    @tf.function
+    def train(batches):
+        for batch in batches:
+            strategy.run(step, args=(batch,))
+
+    inputs = np.ones((8, 3), np.float32)
+    inputs[2, 0] = np.nan  # Global step 2 (rows 2-3 in the mirrored case): one replica's half.
+    rows = 2 if strategy_name == "mirrored" else 1
+    batches = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(inputs).batch(rows))
+    train(batches)
+    steps = len(inputs) // rows
+    assert int(skipped.numpy()) == 1 and int(optimizer.iterations.numpy()) == steps - 1
+    # Each applied step moves every weight by -0.5 times the summed gradient of its rows.
+    np.testing.assert_allclose(weights.numpy(), 1.0 - 0.5 * (steps - 1) * rows, rtol=1e-6)
+    for replica_value in strategy.experimental_local_results(weights):
+        np.testing.assert_array_equal(replica_value.numpy(), weights.numpy())
