@@ -74,19 +74,26 @@ def precision_scope(policy_name: str):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def wrap_for_loss_scaling(optimizer, policy_name: str):
+def wrap_for_loss_scaling(optimizer, policy_name: str, dynamic_growth_steps: int = LOSS_SCALE_GROWTH_STEPS):
     """Wraps `optimizer` in Keras' dynamic LossScaleOptimizer when the policy computes in float16.
 
     The train step then calls `optimizer.scale_loss(loss)` inside the tape and
     `optimizer.apply(grads)`, which unscales, skips non-finite steps (weights, slots and the
-    inner optimizer's iteration count untouched) and adjusts the scale.
+    inner optimizer's iteration count untouched) and adjusts the scale. The scale and its
+    count of finite steps are the wrapper's own variables, so a checkpoint of the optimizer
+    holds them.
+
+    Args:
+      optimizer: the unbuilt inner optimizer.
+      policy_name: a concrete policy (not "auto").
+      dynamic_growth_steps: finite steps in a row after which the scale doubles.
     """
     if not needs_loss_scaling(policy_name):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(
         optimizer,
         initial_scale=INITIAL_LOSS_SCALE,
-        dynamic_growth_steps=LOSS_SCALE_GROWTH_STEPS,
+        dynamic_growth_steps=dynamic_growth_steps,
     )
 
 
