@@ -23,8 +23,8 @@ def check_micro_batches(per_replica_batch_size, num_micro_batches):
     """
     if per_replica_batch_size % num_micro_batches:
         raise ValueError(
-            f"--grad_accum_steps={num_micro_batches}: each replica's batch of {per_replica_batch_size} examples "
-            "does not split evenly into that many micro-batches")
+            f"--grad_accum_steps={num_micro_batches}: each replica's batch of {per_replica_batch_size} "
+            "examples does not split evenly into that many micro-batches")
 
 
 def split_into_micro_batches(batch, num_micro_batches):
@@ -61,5 +61,6 @@ def accumulate_gradients(micro_batch_gradients, batch, num_micro_batches, variab
                            for total, gradient in zip(sums, gradients)]
 
     zeros = [tf.zeros(variable.shape, variable.dtype) for variable in variables]
-    _, sums = tf.while_loop(lambda index, _: index < num_micro_batches, add_micro_batch, (tf.constant(0), zeros))
+    _, sums = tf.while_loop(lambda index, _: index < num_micro_batches, add_micro_batch,
+                            (tf.constant(0), zeros))
     return [total if received else None for total, received in zip(sums, receives_gradient)]

@@ -45,7 +45,8 @@ def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute
             return False, f"oneDNN's {compute_dtype} kernels outrun XLA's on CPU"
         convolutions = convolution_ops(model, input_shape)
         if convolutions:
-            return False, f"the model has convolutions ({', '.join(convolutions)}), which XLA compiles slowly on CPU"
+            return False, (f"the model has convolutions ({', '.join(convolutions)}), "
+                           "which XLA compiles slowly on CPU")
     unsupported = uncompilable_ops(model, input_shape)
     if unsupported:
         return False, f"XLA cannot compile the model's op {unsupported}"
@@ -64,7 +65,8 @@ class XlaCompileError(RuntimeError):
 _UNSUPPORTED_OP = re.compile(
     r"No registered '(\w+)' OpKernel for \w+ devices compatible with node \{\{node ([^}]+)\}\}")
 # Other compilation failures (shapes XLA needs as constants, conversion errors).
-_COMPILE_FAILURES = ("Detected unsupported operations", "tf2xla conversion failed", "XLA compilation requires")
+_COMPILE_FAILURES = ("Detected unsupported operations", "tf2xla conversion failed",
+                     "XLA compilation requires")
 _ANY_NODE = re.compile(r"\{\{node ([^}]+)\}\}")
 FALLBACK_ADVICE = "run with --jit_compile=false (TrainConfig(jit_compile='false')) to train without XLA"
 
@@ -74,8 +76,10 @@ def describe_xla_failure(message):
     unsupported = dict.fromkeys(_UNSUPPORTED_OP.findall(message))  # Ordered, without repeats.
     if unsupported:
         ops = ", ".join(f"{op_type} (node {node})" for op_type, node in unsupported)
-        return f"XLA cannot compile the step: the model uses op {ops}, which has no XLA kernel; {FALLBACK_ADVICE}"
-    reasons = [line.strip() for line in message.splitlines() if any(mark in line for mark in _COMPILE_FAILURES)]
+        return (f"XLA cannot compile the step: the model uses op {ops}, which has no XLA kernel; "
+                f"{FALLBACK_ADVICE}")
+    reasons = [line.strip() for line in message.splitlines()
+               if any(mark in line for mark in _COMPILE_FAILURES)]
     if not reasons:
         return None
     node = _ANY_NODE.search(message)
@@ -106,7 +110,8 @@ def uncompilable_ops(model, input_shape):
     """
     forward = tf.function(lambda images: model(images, training=False), jit_compile=True)
     try:
-        forward.experimental_get_compiler_ir(tf.TensorSpec((1,) + tuple(input_shape), tf.float32))(stage="hlo")
+        spec = tf.TensorSpec((1,) + tuple(input_shape), tf.float32)
+        forward.experimental_get_compiler_ir(spec)(stage="hlo")
     except (ValueError, tf.errors.OpError) as error:
         return ", ".join(op_type for op_type, _ in _UNSUPPORTED_OP.findall(str(error))) or "unknown"
     return ""

@@ -54,7 +54,8 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, decay, peak, warmup_steps, total_steps):
         if decay not in _DECAYS:
-            raise ValueError(f"unknown learning-rate schedule {decay!r}; expected one of {', '.join(LR_SCHEDULES)}")
+            raise ValueError(
+                f"unknown learning-rate schedule {decay!r}; expected one of {', '.join(LR_SCHEDULES)}")
         self.decay = decay
         self.peak = peak
         self.warmup_steps = warmup_steps

@@ -49,11 +49,11 @@ flags.DEFINE_string("optimizer", _DEFAULTS.optimizer, "One of " + ", ".join(conf
 flags.DEFINE_string("lr_schedule", _DEFAULTS.lr_schedule, "After the warmup: cosine (decay to 0 at "
                     "--train_steps), step (x0.1 at 50% and 75% of the steps after warmup) or constant.")
 flags.DEFINE_integer("warmup_steps", _DEFAULTS.warmup_steps, "Linear warmup steps before the schedule.")
-flags.DEFINE_float("weight_decay", _DEFAULTS.weight_decay, "Decoupled weight decay (w -= lr * weight_decay * w) for "
-                   "adamw and sgd, on kernels only (not biases or normalization parameters). Unset: 0.01 for "
-                   "adamw, 0 for sgd.")
-flags.DEFINE_float("clip_grad_norm", _DEFAULTS.clip_grad_norm, "Clip the global norm of the (unscaled) gradient "
-                   "to this bound; 0 disables. The norm is logged to TensorBoard as gradient_norm.")
+flags.DEFINE_float("weight_decay", _DEFAULTS.weight_decay, "Decoupled weight decay (w -= lr * weight_decay "
+                   "* w) for adamw and sgd, on kernels only (not biases or normalization parameters). Unset: "
+                   "0.01 for adamw, 0 for sgd.")
+flags.DEFINE_float("clip_grad_norm", _DEFAULTS.clip_grad_norm, "Clip the global norm of the (unscaled) "
+                   "gradient to this bound; 0 disables. The norm is logged to TensorBoard as gradient_norm.")
 flags.DEFINE_integer("grad_accum_steps", _DEFAULTS.grad_accum_steps, "Split each batch into this many "
                      "micro-batches and apply their summed gradients once: the same update with 1/K of the "
                      "activation memory.")

@@ -78,16 +78,17 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         evaluation_dataset(datasets.validation, config.batch_size))
     test_batches = strategy.experimental_distribute_dataset(evaluation_dataset(datasets.test, config.batch_size))
 
-    # Model, optimizer and metrics, created under the policy (layer dtypes) and the strategy
-    # (variable placement). The optimizer's slots are built now so a checkpoint can fill them.
+    # Model, optimizer, weight average and metrics, created under the policy (layer dtypes) and the
+    # strategy (variable placement). The optimizer's slots are built now so a checkpoint can fill them.
     with precision_lib.precision_scope(policy), strategy.scope():
         model = (model_fn or (lambda n: create_model(config.model, n)))(datasets.num_classes)
         model(tf.zeros((1,) + datasets.input_shape), training=False)  # Creates the weights.
         schedule = create_schedule(config.lr_schedule, config.learning_rate, config.warmup_steps, config.train_steps)
-        optimizer = create_optimizer(config.optimizer, schedule, config.weight_decay, model.trainable_variables)
+        weights = model.trainable_variables
+        optimizer = create_optimizer(config.optimizer, schedule, config.weight_decay, weights)
         optimizer = precision_lib.wrap_for_loss_scaling(optimizer, policy)
-        optimizer.build(model.trainable_variables)
-        ema = ExponentialMovingAverage(model.trainable_variables, config.ema_decay) if config.ema_decay else None
+        optimizer.build(weights)
+        ema = ExponentialMovingAverage(weights, config.ema_decay) if config.ema_decay else None
         train_metrics = ClassificationMetrics("train")
         gradient_norm = keras.metrics.Mean(name="gradient_norm")
         eval_metrics = ClassificationMetrics("eval")
@@ -139,7 +140,8 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
                 f"training loss became {figures['loss']} by step {step}; try a lower --learning_rate")
         log(progress.format(step, figures))
         summaries.scalars(step, dict(figures, learning_rate=_current_learning_rate(optimizer),
-                                     **_loss_scale_scalar(optimizer), **_gradient_norm_scalar(gradient_norm, config)))
+                                     **_loss_scale_scalar(optimizer),
+                                     **_gradient_norm_scalar(gradient_norm, config)))
         if step == config.train_steps or (config.eval_every and step % config.eval_every == 0):
             validation = evaluate(validation_batches)
             validation_history.append((step, validation))

@@ -15,9 +15,9 @@ COMPUTE_DTYPES = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloa
 
 
 @pytest.mark.parametrize("device,policy,reason", [
-    (DeviceInfo("gpu", "V100", 1, (7, 0)), "mixed_float16", "compute capability 7.x has float16 tensor cores only"),
+    (DeviceInfo("gpu", "V100", 1, (7, 0)), "mixed_float16", "capability 7.x has float16 tensor cores only"),
     (DeviceInfo("gpu", "T4", 1, (7, 5)), "mixed_float16", "float16 tensor cores only"),
-    (DeviceInfo("gpu", "A100", 1, (8, 0)), "mixed_bfloat16", "compute capability 8.x has bfloat16 tensor cores"),
+    (DeviceInfo("gpu", "A100", 1, (8, 0)), "mixed_bfloat16", "capability 8.x has bfloat16 tensor cores"),
     (DeviceInfo("gpu", "H100", 8, (9, 0)), "mixed_bfloat16", "bfloat16 tensor cores"),
     (DeviceInfo("gpu", "P100", 1, (6, 0)), "float32", "has no tensor cores"),
     (DeviceInfo("tpu", "TPU", 8), "mixed_bfloat16", "TPUs compute natively in bfloat16"),

@@ -36,7 +36,8 @@ def _train(policy, grad_accum_steps, batches, jit_compile=False):
     optimizer = precision_lib.wrap_for_loss_scaling(keras.optimizers.SGD(0.5, momentum=0.9), policy)
     optimizer.build(model.trainable_variables)
     metrics = ClassificationMetrics("train")
-    step = tf.function(make_train_step(model, optimizer, metrics, BATCH, grad_accum_steps), jit_compile=jit_compile)
+    step = tf.function(make_train_step(model, optimizer, metrics, BATCH, grad_accum_steps),
+                       jit_compile=jit_compile)
     initial = [v.numpy() for v in model.trainable_variables]
     for batch in batches:
         step(batch)

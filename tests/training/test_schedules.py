@@ -21,7 +21,8 @@ EXPECTED = {
 def test_schedule_values_at_chosen_steps(decay):
     schedule = WarmupSchedule(decay, PEAK, WARMUP, TOTAL)
     for step, expected in EXPECTED[decay].items():
-        np.testing.assert_allclose(float(schedule(step)), expected, rtol=1e-6, atol=1e-7, err_msg=f"step {step}")
+        np.testing.assert_allclose(float(schedule(step)), expected, rtol=1e-6, atol=1e-7,
+                                   err_msg=f"step {step}")
 
 
 def test_no_warmup_starts_at_the_peak():

@@ -39,7 +39,8 @@ def _train_with_toolbox(policy, jit_compile, batches):
     initial = [v.numpy() for v in model.trainable_variables]
     for batch in batches:
         compiled(batch)
-    return [v.numpy() - i for v, i in zip(model.trainable_variables, initial)], [a.numpy() for a in ema.averages]
+    changes = [v.numpy() - i for v, i in zip(model.trainable_variables, initial)]
+    return changes, [a.numpy() for a in ema.averages]
 
 
 @pytest.mark.parametrize("policy", sorted(TOLERANCES))
