@@ -1,9 +1,17 @@
 """Numeric precision: which Keras dtype policy a run uses, and loss scaling for float16.
 
-Under a mixed policy variables stay float32 and layers compute in the low dtype. float16 has
-5 exponent bits, so small gradients underflow to zero; dynamic loss scaling multiplies the
-loss by a large factor before differentiating and divides the gradients back, skipping any
-step whose gradients overflowed. bfloat16 has float32's exponent range and needs no scaling.
+Under a mixed policy variables stay float32 and layers compute in the low dtype: Keras casts a
+layer's floating inputs and reads its float32 variables in the compute dtype inside `call`, so a
+user's layer needs no precision code. A layer that must compute in float32 (a numerically
+delicate reduction, a final classifier) says so when constructed: `MyLayer(..., dtype="float32")`
+gets float32 inputs and variables whatever the policy. Keras' normalization layers already
+compute their statistics in float32, and the train step casts logits to float32 before the
+softmax and the loss.
+
+float16 has 5 exponent bits, so small gradients underflow to zero; dynamic loss scaling
+multiplies the loss by a large factor before differentiating and divides the gradients back,
+skipping any step whose gradients overflowed. bfloat16 has float32's exponent range and needs
+no scaling.
 """
 
 import contextlib

@@ -6,6 +6,7 @@ from core.quiet_import import import_tensorflow_quietly
 import_tensorflow_quietly()
 
 from training.config import ConfigError, TrainConfig  # noqa: E402
+from training.jit import XlaCompileError  # noqa: E402
 from training.train_lib import TrainResult, train_and_evaluate  # noqa: E402
 
-__all__ = ["ConfigError", "TrainConfig", "TrainResult", "train_and_evaluate"]
+__all__ = ["ConfigError", "TrainConfig", "TrainResult", "XlaCompileError", "train_and_evaluate"]
