@@ -1,5 +1,10 @@
 """XLA: the compiled step agrees with the graph step under each precision; uncompilable ops are named."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
 import pytest
@@ -87,6 +92,36 @@ def test_forced_xla_stops_with_one_clear_error_naming_the_op_and_the_fallback(tm
     assert "op PyFunc" in message and "host_rounding" in message  # The op type and where it is.
     assert "--jit_compile=false" in message
     assert "\n" not in message
+
+
+def test_the_script_reports_it_in_one_line_on_stderr(tmp_path):
+    # A subprocess (~6 s, mostly TensorFlow's import): the point is what a user's terminal shows.
+    (tmp_path / "user_nets.py").write_text(textwrap.dedent("""
+        import keras, numpy as np, tensorflow as tf
+
+        class Net(keras.Model):
+            def __init__(self, num_classes):
+                super().__init__()
+                self.flatten = keras.layers.Flatten()
+                self.classifier = keras.layers.Dense(num_classes)
+
+            def call(self, images, training=False):
+                x = self.flatten(images)
+                rounded = tf.numpy_function(np.round, [x], x.dtype)
+                rounded.set_shape(x.shape)
+                return self.classifier(x + tf.stop_gradient(rounded - x))
+    """))
+    repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run(
+        [sys.executable, "-m", "training.train", "--model=user_nets:Net", "--jit_compile=true", "--train_steps=4",
+         "--warmup_steps=1", "--steps_per_loop=2", "--precision=float32", f"--model_dir={tmp_path / 'run'}"],
+        cwd=repository, env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), repository])),
+        capture_output=True, text=True, timeout=240)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: XLA cannot compile the step: the model uses op PyFunc (node ")
+    assert "--jit_compile=false" in lines[0]
 
 
 def test_auto_leaves_xla_off_for_a_model_xla_cannot_compile():
