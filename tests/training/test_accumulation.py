@@ -27,7 +27,7 @@ def _batches(count):
              tf.constant(rng.randint(0, 10, size=BATCH).astype(np.int32))) for _ in range(count)]
 
 
-def _train(policy, grad_accum_steps, batches, jit_compile=False):
+def _train(policy, grad_accum_steps, batches):
     """Weight changes of an MLP (no dropout, no BatchNorm) after a step on each batch, and the metrics."""
     keras.utils.set_random_seed(0)
     with precision_lib.precision_scope(policy):
@@ -36,8 +36,8 @@ def _train(policy, grad_accum_steps, batches, jit_compile=False):
     optimizer = precision_lib.wrap_for_loss_scaling(keras.optimizers.SGD(0.5, momentum=0.9), policy)
     optimizer.build(model.trainable_variables)
     metrics = ClassificationMetrics("train")
-    step = tf.function(make_train_step(model, optimizer, metrics, BATCH, grad_accum_steps),
-                       jit_compile=jit_compile)
+    # Under XLA too: tests/training/test_xla.py runs accumulation in its compiled-step comparison.
+    step = tf.function(make_train_step(model, optimizer, metrics, BATCH, grad_accum_steps))
     initial = [v.numpy() for v in model.trainable_variables]
     for batch in batches:
         step(batch)
@@ -55,14 +55,6 @@ def test_four_micro_batches_update_like_one_batch(policy):
         np.testing.assert_allclose(b, a, rtol=0, atol=TOLERANCES[policy] * largest)
     assert accumulated_metrics["accuracy"] == whole_metrics["accuracy"]
     assert accumulated_metrics["loss"] == pytest.approx(whole_metrics["loss"], rel=TOLERANCES[policy])
-
-
-def test_accumulation_compiles_with_xla_and_agrees():
-    batches = _batches(2)
-    graph, _ = _train("float32", 4, batches)
-    xla, _ = _train("float32", 4, batches, jit_compile=True)
-    for a, b in zip(graph, xla):
-        np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * max(np.abs(change).max() for change in graph))
 
 
 def test_variables_without_a_gradient_keep_none():
