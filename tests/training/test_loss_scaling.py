@@ -61,8 +61,8 @@ def _float16_run(optimizer, global_batch_size=BATCH, with_toolbox=False, policy=
     ema = ExponentialMovingAverage(model.trainable_variables, 0.9) if with_toolbox else None
     metrics, gradient_norm = ClassificationMetrics("train"), keras.metrics.Mean()
     step = make_train_step(model, optimizer, metrics, global_batch_size,
-                           grad_accum_steps=2 if with_toolbox else 1, clip_grad_norm=1e3 if with_toolbox else 0.0,
-                           gradient_norm=gradient_norm, ema=ema)
+                           grad_accum_steps=2 if with_toolbox else 1,
+                           clip_grad_norm=1e3 if with_toolbox else 0.0, gradient_norm=gradient_norm, ema=ema)
     return types.SimpleNamespace(model=model, step=tf.function(step), metrics=metrics, ema=ema,
                                  gradient_norm=gradient_norm)
 

@@ -113,8 +113,9 @@ def test_the_script_reports_it_in_one_line_on_stderr(tmp_path):
     """))
     repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     result = subprocess.run(
-        [sys.executable, "-m", "training.train", "--model=user_nets:Net", "--jit_compile=true", "--train_steps=4",
-         "--warmup_steps=1", "--steps_per_loop=2", "--precision=float32", f"--model_dir={tmp_path / 'run'}"],
+        [sys.executable, "-m", "training.train", "--model=user_nets:Net", "--jit_compile=true",
+         "--train_steps=4", "--warmup_steps=1", "--steps_per_loop=2", "--precision=float32",
+         f"--model_dir={tmp_path / 'run'}"],
         cwd=repository, env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), repository])),
         capture_output=True, text=True, timeout=240)
     assert result.returncode == 1
