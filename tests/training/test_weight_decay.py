@@ -29,8 +29,9 @@ def _model():
 
 
 def test_the_rule_decays_kernels_only():
-    decayed = {variable.path for variable in _model().trainable_variables if is_decayed(variable)}
-    assert decayed == {"sequential/conv/kernel", "sequential/dense/kernel", "sequential/classifier/kernel"}
+    # Paths without the model's own name, which Keras numbers by how many models the process made.
+    decayed = {variable.path.split("/", 1)[1] for variable in _model().trainable_variables if is_decayed(variable)}
+    assert decayed == {"conv/kernel", "dense/kernel", "classifier/kernel"}
 
 
 @pytest.mark.parametrize("loss_scaling", [False, True], ids=["plain", "loss_scale_optimizer"])
