@@ -1,9 +1,17 @@
 """Numeric precision: which Keras dtype policy a run uses, and loss scaling for float16.
 
-Under a mixed policy variables stay float32 and layers compute in the low dtype. float16 has
-5 exponent bits, so small gradients underflow to zero; dynamic loss scaling multiplies the
-loss by a large factor before differentiating and divides the gradients back, skipping any
-step whose gradients overflowed. bfloat16 has float32's exponent range and needs no scaling.
+Under a mixed policy variables stay float32 and layers compute in the low dtype: Keras casts a
+layer's floating inputs and reads its float32 variables in the compute dtype inside `call`, so a
+user's layer needs no precision code. A layer that must compute in float32 (a numerically
+delicate reduction, a final classifier) says so when constructed: `MyLayer(..., dtype="float32")`
+gets float32 inputs and variables whatever the policy. Keras' normalization layers already
+compute their statistics in float32, and the train step casts logits to float32 before the
+softmax and the loss.
+
+float16 has 5 exponent bits, so small gradients underflow to zero; dynamic loss scaling
+multiplies the loss by a large factor before differentiating and divides the gradients back,
+skipping any step whose gradients overflowed. bfloat16 has float32's exponent range and needs
+no scaling.
 """
 
 import contextlib
@@ -74,19 +82,26 @@ def precision_scope(policy_name: str):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def wrap_for_loss_scaling(optimizer, policy_name: str):
+def wrap_for_loss_scaling(optimizer, policy_name: str, dynamic_growth_steps: int = LOSS_SCALE_GROWTH_STEPS):
     """Wraps `optimizer` in Keras' dynamic LossScaleOptimizer when the policy computes in float16.
 
     The train step then calls `optimizer.scale_loss(loss)` inside the tape and
     `optimizer.apply(grads)`, which unscales, skips non-finite steps (weights, slots and the
-    inner optimizer's iteration count untouched) and adjusts the scale.
+    inner optimizer's iteration count untouched) and adjusts the scale. The scale and its
+    count of finite steps are the wrapper's own variables, so a checkpoint of the optimizer
+    holds them.
+
+    Args:
+      optimizer: the unbuilt inner optimizer.
+      policy_name: a concrete policy (not "auto").
+      dynamic_growth_steps: finite steps in a row after which the scale doubles.
     """
     if not needs_loss_scaling(policy_name):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(
         optimizer,
         initial_scale=INITIAL_LOSS_SCALE,
-        dynamic_growth_steps=LOSS_SCALE_GROWTH_STEPS,
+        dynamic_growth_steps=dynamic_growth_steps,
     )
 
 

@@ -5,6 +5,7 @@ flag a user typed. Validation runs on construction: a config that exists is a va
 """
 
 import dataclasses
+import math
 import os
 
 from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
@@ -12,9 +13,9 @@ from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
 from layers.registry import resolve_model_class
 from training.nan_policy import NAN_POLICIES
+from training.optimizers import OPTIMIZERS
+from training.schedules import LR_SCHEDULES
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-LR_SCHEDULES = ("cosine", "constant")
 JIT_COMPILE_CHOICES = ("auto", "true", "false")
 MIN_IMAGE_SIZE = 8
 MAX_IMAGE_SIZE = 1024  # A 1024x1024x3 image is 12 MB as float32, per example.
@@ -42,6 +43,10 @@ class TrainConfig:
     optimizer: str = "adam"
     lr_schedule: str = "cosine"
     warmup_steps: int = 60
+    weight_decay: float | None = None
+    clip_grad_norm: float = 0.0
+    grad_accum_steps: int = 1
+    ema_decay: float = 0.0
     precision: str = "auto"
     jit_compile: str = "auto"
     steps_per_loop: int = 60
@@ -74,6 +79,7 @@ class TrainConfig:
             raise ConfigError(
                 f"--warmup_steps={self.warmup_steps}: must be smaller than --train_steps={self.train_steps}"
             )
+        self._validate_optimization()
         if not self.model_dir:
             raise ConfigError("--model_dir='': must name a directory for checkpoints and summaries")
         try:
@@ -110,6 +116,23 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
                 raise ConfigError(f"--{name}={value!r}: must be a number from 0 (off) to 100")
 
+    def _validate_optimization(self):
+        """The optimizer toolbox: weight decay, clipping, accumulation, EMA."""
+        if self.weight_decay is not None:
+            _require_number("weight_decay", self.weight_decay, "a number in [0, 1), or unset for the "
+                            "optimizer's default", lambda value: 0 <= value < 1)
+            if self.weight_decay and self.optimizer == "adam":
+                raise ConfigError(f"--weight_decay={self.weight_decay!r}: --optimizer=adam has no weight "
+                                  "decay; use --optimizer=adamw (or sgd)")
+        _require_number("clip_grad_norm", self.clip_grad_norm, "a number >= 0 (0 disables clipping)",
+                        lambda value: value >= 0)
+        _require_int("grad_accum_steps", self.grad_accum_steps, minimum=1)
+        if self.batch_size % self.grad_accum_steps:
+            raise ConfigError(f"--grad_accum_steps={self.grad_accum_steps}: must divide "
+                              f"--batch_size={self.batch_size} into equal micro-batches")
+        _require_number("ema_decay", self.ema_decay, "0 (off) or a number in (0, 1), e.g. 0.999",
+                        lambda value: value == 0 or 0 < value < 1)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -133,3 +156,9 @@ def _require_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ConfigError(f"--{name}={value!r}: must be {kind}")
+
+
+def _require_number(name, value, allowed, accept):
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not math.isfinite(value) or not accept(value):
+        raise ConfigError(f"--{name}={value!r}: must be {allowed}")

@@ -5,7 +5,13 @@
 - CPU: XLA sped up dense networks (~1.2x over the graph loop), but its convolutions, and
   especially their gradients, are much slower than oneDNN's; and oneDNN's bfloat16 matmuls ran
   about 2x faster than XLA's. So on CPU XLA is on only for float32 models without convolutions.
+- Any device: a model with an op XLA has no kernel for (tf.py_function, string ops...) runs
+  without XLA under `auto`; with `true` the first step stops with an XlaCompileError naming the
+  op and the fallback, `--jit_compile=false`.
 """
+
+import contextlib
+import re
 
 import tensorflow as tf
 
@@ -34,11 +40,78 @@ def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute
     """
     if setting in ("true", "false"):
         return setting == "true", "requested"
+    if device.kind == "cpu":
+        if compute_dtype != "float32":
+            return False, f"oneDNN's {compute_dtype} kernels outrun XLA's on CPU"
+        convolutions = convolution_ops(model, input_shape)
+        if convolutions:
+            return False, (f"the model has convolutions ({', '.join(convolutions)}), "
+                           "which XLA compiles slowly on CPU")
+    unsupported = uncompilable_ops(model, input_shape)
+    if unsupported:
+        return False, f"XLA cannot compile the model's op {unsupported}"
     if device.kind in ("gpu", "tpu"):
         return True, f"XLA fuses the step on {device.kind.upper()}"
-    if compute_dtype != "float32":
-        return False, f"oneDNN's {compute_dtype} kernels outrun XLA's on CPU"
-    convolutions = convolution_ops(model, input_shape)
-    if convolutions:
-        return False, f"the model has convolutions ({', '.join(convolutions)}), which XLA compiles slowly on CPU"
     return True, "a float32 model without convolutions compiles well with XLA on CPU"
+
+
+class XlaCompileError(RuntimeError):
+    """The model uses an op XLA cannot compile; the message names it and the fallback."""
+
+
+# How TensorFlow reports an op without an XLA kernel:
+#   "... on XLA_CPU_JIT: PyFunc (No registered 'PyFunc' OpKernel for XLA_CPU_JIT devices
+#    compatible with node {{node my_net/bad_layer/PyFunc}}){{node my_net/bad_layer/PyFunc}}"
+_UNSUPPORTED_OP = re.compile(
+    r"No registered '(\w+)' OpKernel for \w+ devices compatible with node \{\{node ([^}]+)\}\}")
+# Other compilation failures (shapes XLA needs as constants, conversion errors).
+_COMPILE_FAILURES = ("Detected unsupported operations", "tf2xla conversion failed",
+                     "XLA compilation requires")
+_ANY_NODE = re.compile(r"\{\{node ([^}]+)\}\}")
+FALLBACK_ADVICE = "run with --jit_compile=false (TrainConfig(jit_compile='false')) to train without XLA"
+
+
+def describe_xla_failure(message):
+    """One sentence naming what XLA could not compile, or None when `message` is not an XLA failure."""
+    unsupported = dict.fromkeys(_UNSUPPORTED_OP.findall(message))  # Ordered, without repeats.
+    if unsupported:
+        ops = ", ".join(f"{op_type} (node {node})" for op_type, node in unsupported)
+        return (f"XLA cannot compile the step: the model uses op {ops}, which has no XLA kernel; "
+                f"{FALLBACK_ADVICE}")
+    reasons = [line.strip() for line in message.splitlines()
+               if any(mark in line for mark in _COMPILE_FAILURES)]
+    if not reasons:
+        return None
+    node = _ANY_NODE.search(message)
+    where = f" at node {node.group(1)}" if node else ""
+    return f"XLA cannot compile the step{where} ({reasons[0][:200]}); {FALLBACK_ADVICE}"
+
+
+@contextlib.contextmanager
+def explain_xla_errors():
+    """Re-raises an XLA compilation failure of the code inside as one clear XlaCompileError.
+
+    Compilation happens on a compiled function's first call (and on a retrace), before the
+    step changes any variable; only the input iterator has moved on by one batch.
+    """
+    try:
+        yield
+    except tf.errors.OpError as error:
+        explanation = describe_xla_failure(error.message)
+        if explanation is None:
+            raise
+        raise XlaCompileError(explanation) from None
+
+
+def uncompilable_ops(model, input_shape):
+    """Describes the ops of the model's forward pass that XLA cannot compile; "" when none.
+
+    Converts the graph to XLA's HLO without compiling it to machine code: cheap next to a step.
+    """
+    forward = tf.function(lambda images: model(images, training=False), jit_compile=True)
+    try:
+        spec = tf.TensorSpec((1,) + tuple(input_shape), tf.float32)
+        forward.experimental_get_compiler_ir(spec)(stage="hlo")
+    except (ValueError, tf.errors.OpError) as error:
+        return ", ".join(op_type for op_type, _ in _UNSUPPORTED_OP.findall(str(error))) or "unknown"
+    return ""

@@ -1,9 +1,12 @@
 """What a run does when its loss or weights stop being finite (`--on_nan=stop|skip|restore`).
 
 - stop: end the run with an error at the loop boundary where the loop's mean loss is NaN/Inf.
-- skip: inside the compiled step, a step whose loss or gradients are not finite on any replica
-  changes nothing (no weight, slot or iteration update, no metric); the skipped steps are
-  counted and logged. If every step of a loop is skipped, skipping cannot help: stop.
+- skip: inside the compiled step, a step whose gradients are not finite on any replica changes
+  nothing (no weight, slot, EMA or iteration update), and a NaN/Inf loss stays out of the loss
+  and accuracy means; skipped steps are counted and logged. If every step of a loop is skipped,
+  skipping cannot help: stop. Under float16 the LossScaleOptimizer already skips such steps (and
+  halves its scale, as overflowing gradients need); it is left to, its skips are counted, and
+  once the scale falls below 1 overflow is no longer the cause: stop.
 - restore: reload the newest checkpoint (weights, optimizer, step, data position), multiply
   the learning rate by RESTORE_LEARNING_RATE_FACTOR, and train on; after RESTORE_ATTEMPTS
   restores with no checkpoint written in between, stop.
@@ -44,26 +47,27 @@ class ScaledLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         return {"learning_rate": self.learning_rate, "scale": float(self.scale.numpy())}
 
 
-def apply_when_finite(optimizer, gradients, variables, loss, skipped_steps):
-    """Applies `gradients` only when the loss and the gradients are finite on every replica.
+def apply_when_finite(optimizer, gradients, variables, skipped_steps):
+    """Applies `gradients` only when they are finite on every replica, else counts a skipped step.
 
-    Under a LossScaleOptimizer only the loss is checked: overflowing scaled gradients are its
-    own business (it skips the step and halves the scale).
+    A LossScaleOptimizer skips such steps itself and must see them, to halve its scale when
+    float16 gradients overflowed; it applies, and a step it skipped (its `iterations` unchanged)
+    is counted.
 
     Args:
       optimizer: a built Keras optimizer.
-      gradients: this replica's gradients, one per variable.
+      gradients: this replica's gradients, one per variable (None for no gradient).
       variables: the trainable variables.
-      loss: this replica's loss, unscaled.
-      skipped_steps: an int64 variable counting skipped steps.
-
-    Returns:
-      A bool tensor, the same on every replica: whether the update was applied.
+      skipped_steps: an int64 variable counting skipped steps, created with aggregation
+        ONLY_FIRST_REPLICA (replicas agree on skipping).
     """
-    checked = [loss]
-    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        checked += [gradient for gradient in gradients if gradient is not None]
-    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(value)) for value in checked])
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        updates_before = tf.identity(optimizer.iterations)
+        optimizer.apply(gradients, variables)
+        skipped_steps.assign_add(tf.cast(tf.equal(optimizer.iterations, updates_before), tf.int64))
+        return
+    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(gradient)) for gradient in gradients
+                            if gradient is not None])
     replica_context = tf.distribute.get_replica_context()
     # One replica's NaN skips the step on all of them, or their weights would drift apart.
     non_finite_replicas = replica_context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(~finite, tf.int32))
@@ -84,7 +88,6 @@ def apply_when_finite(optimizer, gradients, variables, loss, skipped_steps):
         tf.cond(all_finite, apply, skip)
 
     replica_context.merge_call(update_or_skip, args=(gradients, all_finite))
-    return all_finite
 
 
 class NonFiniteHandler:
@@ -140,15 +143,27 @@ class NonFiniteHandler:
         """A good checkpoint after a restore means the run got past the trouble."""
         self.attempts = 0
 
-    def report_skipped(self, step: int, steps: int, skipped: int):
+    def report_skipped(self, step: int, steps: int, skipped: int, loss_scale=None):
         """Logs the steps `skip` dropped in the last loop of `steps` steps.
 
+        Args:
+          step: the step the loop ended at.
+          steps: the loop's length.
+          skipped: how many of its steps were skipped.
+          loss_scale: the float16 loss scale after the loop, or None without loss scaling.
+
         Raises:
-          NonFiniteLossError: when every step of the loop was skipped.
+          NonFiniteLossError: when every step of the loop was skipped (without loss scaling), or
+            the loss scale fell below 1.
         """
         if not skipped:
             return
-        if skipped == steps:
+        if loss_scale is not None and loss_scale < 1:
+            raise NonFiniteLossError(
+                f"the float16 loss scale fell to {loss_scale:g} by step {step}, skipping {skipped} of "
+                f"{steps} steps: the gradients are NaN/Inf for another reason than overflow (--on_nan=skip); "
+                "check the data for NaN/Inf, or lower --learning_rate")
+        if skipped == steps and loss_scale is None:
             raise NonFiniteLossError(
                 f"all {steps} steps before step {step} had a non-finite loss or gradient and were skipped "
                 "(--on_nan=skip); check the data for NaN/Inf, or lower --learning_rate")

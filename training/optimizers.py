@@ -1,19 +1,39 @@
-"""Optimizers by the name `--optimizer` uses."""
+"""Optimizers by the name `--optimizer` uses, with decoupled weight decay configured."""
 
 import keras
 
+from training.weight_decay import exclude_from_weight_decay, resolve_weight_decay
 
-def create_optimizer(name, learning_rate):
-    """Builds a Keras optimizer.
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def create_optimizer(name, learning_rate, weight_decay=None, variables=()):
+    """Builds an unbuilt Keras optimizer.
 
     Args:
-      name: "adam", "adamw" (decoupled weight decay 1e-4) or "sgd" (Nesterov momentum 0.9).
+      name: "adam", "adamw" (Adam with decoupled weight decay) or "sgd" (Nesterov momentum 0.9,
+        decoupled weight decay when asked for).
       learning_rate: a float or a LearningRateSchedule called with the optimizer's iterations.
+      weight_decay: decoupled decay per unit of learning rate; None for the optimizer's default
+        (training/weight_decay.py).
+      variables: the model's trainable variables; biases and normalization parameters among
+        them are excluded from decay.
+
+    Raises:
+      ValueError: for an unknown name, or weight decay asked of plain Adam.
     """
+    weight_decay = resolve_weight_decay(name, weight_decay)
     if name == "adam":
+        if weight_decay:
+            raise ValueError("adam has no weight decay; use adamw for Adam with decoupled weight decay")
         return keras.optimizers.Adam(learning_rate)
     if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate, weight_decay=1e-4)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
-    raise ValueError(f"unknown optimizer {name!r}")
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+    elif name == "sgd":
+        optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True,
+                                         weight_decay=weight_decay or None)
+    else:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    if weight_decay:
+        exclude_from_weight_decay(optimizer, variables)
+    return optimizer

@@ -3,6 +3,9 @@
 import keras
 import tensorflow as tf
 
+from core.precision import loss_scale_of
+from training.accumulation import accumulate_gradients
+from training.clipping import clip_by_global_norm
 from training.nan_policy import apply_when_finite
 
 
@@ -23,8 +26,9 @@ def hard_labels(labels):
     return labels
 
 
-def make_train_step(model, optimizer, metrics, global_batch_size, skipped_steps=None):
-    """Returns train_step(batch) for `strategy.run`: forward, loss, gradients, update, metrics.
+def make_train_step(model, optimizer, metrics, global_batch_size, grad_accum_steps=1, clip_grad_norm=0.0,
+                    gradient_norm=None, ema=None, skipped_steps=None):
+    """Returns train_step(batch) for `strategy.run`: forward, loss, gradients, clip, update, metrics.
 
     Args:
       model: maps images [B, H, W, C] to logits [B, classes].
@@ -33,33 +37,55 @@ def make_train_step(model, optimizer, metrics, global_batch_size, skipped_steps=
       global_batch_size: examples per step summed over replicas. Each replica's loss is its sum
         of per-example losses divided by this, so the gradients that replicas all-reduce (sum)
         equal the gradient of the mean loss over the global batch.
-      skipped_steps: for `--on_nan=skip`, an int64 variable: a step whose loss or gradients are
-        not finite then changes nothing but this count (training/nan_policy.py).
+      grad_accum_steps: K micro-batches the batch is split into, their gradients summed before
+        one update (training/accumulation.py); 1 is a plain step.
+      clip_grad_norm: bound on the global norm of the unscaled gradient; 0 disables clipping.
+      gradient_norm: a keras.metrics.Mean given the unscaled global norm (before clipping) of
+        every step whose gradients are finite, when clipping; or None.
+      ema: an ExponentialMovingAverage updated after each applied update, or None.
+      skipped_steps: for `--on_nan=skip`, an int64 variable counting skipped steps: a step whose
+        gradients are not finite then changes nothing, and a micro-batch whose loss is not finite
+        stays out of the metrics (training/nan_policy.py).
     """
 
-    def train_step(batch):
+    def micro_batch_gradients(batch):
         images, labels = batch
         with tf.GradientTape() as tape:
             # Logits go to float32 before softmax: float16's max (65504) overflows exp().
             logits = tf.cast(model(images, training=True), tf.float32)
             per_example_loss = classification_loss(labels, logits)
             loss = tf.nn.compute_average_loss(per_example_loss, global_batch_size=global_batch_size)
-            if model.losses:  # Regularizers added by layers, split over replicas like the loss.
-                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+            if model.losses:  # Regularizers added by layers: split over replicas and micro-batches.
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses)) / grad_accum_steps
             # Under float16 this multiplies by the dynamic loss scale; otherwise it is the identity.
             scaled_loss = optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, model.trainable_variables)
 
         def update_metrics():
             metrics.update(tf.reduce_mean(per_example_loss), hard_labels(labels), logits)
 
         if skipped_steps is None:
-            # A LossScaleOptimizer unscales here and skips the update when any gradient is inf/NaN.
-            optimizer.apply(gradients, model.trainable_variables)
             update_metrics()
+        else:  # --on_nan=skip: a NaN/Inf loss stays out of the running means.
+            tf.cond(tf.math.is_finite(loss), update_metrics, lambda: None)
+        return tape.gradient(scaled_loss, model.trainable_variables)
+
+    def train_step(batch):
+        gradients = accumulate_gradients(
+            micro_batch_gradients, batch, grad_accum_steps, model.trainable_variables)
+        if clip_grad_norm:
+            # Clipped as if unscaled: the bound is multiplied by the loss scale (training/clipping.py).
+            gradients, norm = clip_by_global_norm(gradients, clip_grad_norm, loss_scale_of(optimizer))
+            if gradient_norm is not None:  # Skipped steps' inf/NaN norms would poison the mean.
+                finite = tf.cast(tf.math.is_finite(norm), tf.float32)
+                gradient_norm.update_state(tf.math.multiply_no_nan(norm, finite), sample_weight=finite)
+        if skipped_steps is None:
+            # A LossScaleOptimizer unscales here and skips the update when any gradient is inf/NaN,
+            # leaving weights, slots and `iterations` (which the learning-rate schedule reads) unchanged.
+            optimizer.apply(gradients, model.trainable_variables)
         else:
-            applied = apply_when_finite(optimizer, gradients, model.trainable_variables, loss, skipped_steps)
-            tf.cond(applied, update_metrics, lambda: None)
+            apply_when_finite(optimizer, gradients, model.trainable_variables, skipped_steps)
+        if ema is not None:
+            ema.update(optimizer.iterations)
 
     return train_step
 

@@ -46,8 +46,19 @@ flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Global batch size (sum
 flags.DEFINE_integer("train_steps", _DEFAULTS.train_steps, "Total training steps.")
 flags.DEFINE_float("learning_rate", _DEFAULTS.learning_rate, "Peak learning rate.")
 flags.DEFINE_string("optimizer", _DEFAULTS.optimizer, "One of " + ", ".join(config_lib.OPTIMIZERS) + ".")
-flags.DEFINE_string("lr_schedule", _DEFAULTS.lr_schedule, "One of " + ", ".join(config_lib.LR_SCHEDULES) + ".")
+flags.DEFINE_string("lr_schedule", _DEFAULTS.lr_schedule, "After the warmup: cosine (decay to 0 at "
+                    "--train_steps), step (x0.1 at 50% and 75% of the steps after warmup) or constant.")
 flags.DEFINE_integer("warmup_steps", _DEFAULTS.warmup_steps, "Linear warmup steps before the schedule.")
+flags.DEFINE_float("weight_decay", _DEFAULTS.weight_decay, "Decoupled weight decay (w -= lr * weight_decay "
+                   "* w) for adamw and sgd, on kernels only (not biases or normalization parameters). Unset: "
+                   "0.01 for adamw, 0 for sgd.")
+flags.DEFINE_float("clip_grad_norm", _DEFAULTS.clip_grad_norm, "Clip the global norm of the (unscaled) "
+                   "gradient to this bound; 0 disables. The norm is logged to TensorBoard as gradient_norm.")
+flags.DEFINE_integer("grad_accum_steps", _DEFAULTS.grad_accum_steps, "Split each batch into this many "
+                     "micro-batches and apply their summed gradients once: the same update with 1/K of the "
+                     "activation memory.")
+flags.DEFINE_float("ema_decay", _DEFAULTS.ema_decay, "Keep an exponential moving average of the weights with "
+                   "this decay (e.g. 0.999) and evaluate with it; 0 disables.")
 flags.DEFINE_string("precision", _DEFAULTS.precision, "float32, mixed_float16 (dynamic loss scaling), "
                     "mixed_bfloat16, or auto (picked for the device; the choice is logged).")
 flags.DEFINE_string("jit_compile", _DEFAULTS.jit_compile, "XLA for the train and eval steps: auto, true or false. "
@@ -61,8 +72,8 @@ flags.DEFINE_integer("keep_checkpoints", _DEFAULTS.keep_checkpoints, "How many n
 flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every, "Checkpoint every N steps (at a loop "
                      "boundary), at the end, and on SIGTERM/SIGINT (0: at the end and on signals only).")
 flags.DEFINE_string("on_nan", _DEFAULTS.on_nan, "When the loss or weights become NaN/Inf: stop (error), skip "
-                    "(drop each such step), restore (reload the last checkpoint at half the learning rate, up "
-                    "to 3 times).")
+                    "(drop each such step), restore (reload the last checkpoint at half the learning rate, "
+                    "up to 3 times).")
 flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for weights, shuffling and dropout.")
 flags.DEFINE_boolean("deterministic", _DEFAULTS.deterministic, "Enable TensorFlow op determinism.")
 flags.DEFINE_string("distribution_strategy", _DEFAULTS.distribution_strategy,
@@ -99,6 +110,7 @@ def main(argv):
     from core.checkpointing import CheckpointError
     from core.data import DatasetError
     from core.run_config_store import RunConfigMismatch
+    from training.jit import XlaCompileError
     from training.nan_policy import NonFiniteLossError
     from training.signals import TrainingStopped
     from training.train_lib import train_and_evaluate
@@ -109,8 +121,9 @@ def main(argv):
         print(stopped)
         return
     # Each message names the flag, file or step concerned and what to do; anything else (a bug,
-    # an exhausted device) keeps its traceback. DatasetError includes InvalidSplitsError.
-    except (CheckpointError, DatasetError, NonFiniteLossError, RunConfigMismatch) as error:
+    # an exhausted device) keeps its traceback. DatasetError includes InvalidSplitsError;
+    # XlaCompileError names an op XLA cannot compile.
+    except (CheckpointError, DatasetError, NonFiniteLossError, RunConfigMismatch, XlaCompileError) as error:
         sys.exit(f"error: {error}")
     print(f"Test accuracy: {result.test_accuracy:.4f}")
 

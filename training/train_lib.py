@@ -16,8 +16,10 @@ from core.distribution import create_strategy, per_replica_batch_size
 from core.run_config_store import check_resumable, write_run_config
 from core.summaries import SummaryWriter
 from layers.registry import create_model
+from training.accumulation import check_micro_batches
 from training.config import CHANGEABLE_ON_RESUME
-from training.jit import resolve_jit_compile
+from training.ema import ExponentialMovingAverage, averaged_weights
+from training.jit import explain_xla_errors, resolve_jit_compile
 from training.loop import make_eval_loop, make_train_loop
 from training.metrics import ClassificationMetrics
 from training.nan_policy import NonFiniteHandler, ScaledLearningRate
@@ -39,6 +41,7 @@ class TrainResult:
     precision: str
     jit_compile: bool
     model: object
+    ema: object = None  # The ExponentialMovingAverage of the weights with --ema_decay, else None.
 
 
 def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> TrainResult:
@@ -83,7 +86,8 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
     validate_splits(datasets, config.batch_size)
     log(_describe_data(datasets, config))
-    per_replica_batch_size(config.batch_size, strategy)  # Refuses an uneven split early.
+    # Refuses an uneven split over replicas, or into micro-batches, early.
+    check_micro_batches(per_replica_batch_size(config.batch_size, strategy), config.grad_accum_steps)
     train_batches = training_dataset(
         datasets.train, datasets.num_examples["train"], config.batch_size, config.seed,
         augment=create_augmentation(config.augment, datasets.input_shape),
@@ -94,20 +98,26 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         evaluation_dataset(datasets.validation, config.batch_size))
     test_batches = strategy.experimental_distribute_dataset(evaluation_dataset(datasets.test, config.batch_size))
 
-    # Model, optimizer and metrics, created under the policy (layer dtypes) and the strategy
-    # (variable placement). The optimizer's slots are built now so a checkpoint can fill them.
+    # Model, optimizer, weight average and metrics, created under the policy (layer dtypes) and the
+    # strategy (variable placement). The optimizer's slots are built now so a checkpoint can fill them.
     with precision_lib.precision_scope(policy), strategy.scope():
         model = (model_fn or (lambda n: create_model(config.model, n)))(datasets.num_classes)
         model(tf.zeros((1,) + datasets.input_shape), training=False)  # Creates the weights.
         # `--on_nan=restore` lowers the scale; it is 1.0 (an exact no-op) otherwise.
         learning_rate_scale = tf.Variable(1.0, trainable=False, name="learning_rate_scale")
-        skipped_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
+        # Replicas agree on every skip (`--on_nan=skip`), so the first replica's count is the count.
+        skipped_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps",
+                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         schedule = create_schedule(config.lr_schedule, config.learning_rate, config.warmup_steps,
                                    config.train_steps)
         schedule = ScaledLearningRate(schedule, learning_rate_scale)
-        optimizer = precision_lib.wrap_for_loss_scaling(create_optimizer(config.optimizer, schedule), policy)
-        optimizer.build(model.trainable_variables)
+        weights = model.trainable_variables
+        optimizer = create_optimizer(config.optimizer, schedule, config.weight_decay, weights)
+        optimizer = precision_lib.wrap_for_loss_scaling(optimizer, policy)
+        optimizer.build(weights)
+        ema = ExponentialMovingAverage(weights, config.ema_decay) if config.ema_decay else None
         train_metrics = ClassificationMetrics("train")
+        gradient_norm = keras.metrics.Mean(name="gradient_norm")
         eval_metrics = ClassificationMetrics("eval")
         global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     jit_compile, jit_reason = resolve_jit_compile(
@@ -120,22 +130,24 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     checkpoint = TrainingCheckpoint(
         config.model_dir, config.keep_checkpoints, model=model, optimizer=optimizer, global_step=global_step,
         train_iterator=train_iterator, model_variables=list(model.variables),
-        learning_rate_scale=learning_rate_scale, skipped_steps=skipped_steps)
+        learning_rate_scale=learning_rate_scale, skipped_steps=skipped_steps, **({"ema": ema} if ema else {}))
     restored = checkpoint.restore_latest(log)
     if restored:
         log(f"Resumed from {restored} at step {int(global_step)}")
     write_run_config(config.model_dir, config.to_dict())
 
     # Compiled loops.
-    train_loop = make_train_loop(
-        make_train_step(model, optimizer, train_metrics, config.batch_size,
-                        skipped_steps=skipped_steps if config.on_nan == "skip" else None),
-        strategy, jit_compile)
+    train_step = make_train_step(model, optimizer, train_metrics, config.batch_size, config.grad_accum_steps,
+                                 config.clip_grad_norm, gradient_norm, ema,
+                                 skipped_steps=skipped_steps if config.on_nan == "skip" else None)
+    train_loop = make_train_loop(train_step, strategy, jit_compile)
     eval_loop = make_eval_loop(make_eval_step(model, eval_metrics), strategy, jit_compile)
 
     def evaluate(batches):
+        """Metrics of the weights' moving average when there is one, else of the weights."""
         eval_metrics.reset()
-        eval_loop(batches)
+        with averaged_weights(ema), explain_xla_errors():
+            eval_loop(batches)
         return eval_metrics.results()
 
     # The loop: each host call runs up to `steps_per_loop` steps, stopping at evaluation and
@@ -153,17 +165,21 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         while step < config.train_steps:
             steps = _steps_until_boundary(step, config)
             train_metrics.reset()
+            gradient_norm.reset_state()
             skipped_before = int(skipped_steps.numpy())
-            train_loop(train_iterator, tf.constant(steps, tf.int32))
+            with explain_xla_errors():  # An op XLA cannot compile fails the first call: name it.
+                train_loop(train_iterator, tf.constant(steps, tf.int32))
             step = int(global_step.assign_add(steps))
             figures = progress.report(step, steps, train_metrics.results())
             if not math.isfinite(figures["loss"]):
                 step = non_finite.recover(step, f"the training loss is {figures['loss']}")
                 continue
             log(progress.format(step, figures))
-            non_finite.report_skipped(step, steps, int(skipped_steps.numpy()) - skipped_before)
+            non_finite.report_skipped(step, steps, int(skipped_steps.numpy()) - skipped_before,
+                                      _loss_scale_scalar(optimizer).get("loss_scale"))
             summaries.scalars(step, dict(figures, learning_rate=_current_learning_rate(optimizer),
-                                         **_loss_scale_scalar(optimizer)))
+                                         **_loss_scale_scalar(optimizer),
+                                         **_gradient_norm_scalar(gradient_norm, config)))
             if step == config.train_steps or (config.eval_every and step % config.eval_every == 0):
                 validation = evaluate(validation_batches)
                 validation_history.append((step, validation))
@@ -188,7 +204,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     test = evaluate(test_batches)
     return TrainResult(
         test_accuracy=test["accuracy"], test_loss=test["loss"], validation_history=validation_history,
-        final_step=step, precision=policy, jit_compile=jit_compile, model=model)
+        final_step=step, precision=policy, jit_compile=jit_compile, model=model, ema=ema)
 
 
 def _describe_data(datasets, config):
@@ -224,3 +240,8 @@ def _current_learning_rate(optimizer):
 def _loss_scale_scalar(optimizer):
     scale = precision_lib.loss_scale_of(optimizer)
     return {} if scale is None else {"loss_scale": float(scale)}
+
+
+def _gradient_norm_scalar(gradient_norm, config):
+    # Measured only when clipping: under several replicas it costs an extra all-reduce.
+    return {"gradient_norm": float(gradient_norm.result())} if config.clip_grad_norm else {}

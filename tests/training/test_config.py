@@ -18,8 +18,17 @@ BAD_VALUES = [
     ("learning_rate", -1e-3, "--learning_rate=-0.001: must be a number in (0, 10)"),
     ("learning_rate", float("nan"), "--learning_rate=nan: must be a number in (0, 10)"),
     ("optimizer", "adagrad", "--optimizer='adagrad': must be one of adam, adamw, sgd"),
-    ("lr_schedule", "linear", "--lr_schedule='linear': must be one of"),
+    ("lr_schedule", "linear", "--lr_schedule='linear': must be one of cosine, step, constant"),
     ("warmup_steps", -1, "--warmup_steps=-1: must be an integer >= 0"),
+    ("weight_decay", -0.1, "--weight_decay=-0.1: must be a number in [0, 1), or unset"),
+    ("weight_decay", float("inf"), "--weight_decay=inf: must be a number in [0, 1)"),
+    ("weight_decay", 0.01, "--weight_decay=0.01: --optimizer=adam has no weight decay; use"),
+    ("clip_grad_norm", -1.0, "--clip_grad_norm=-1.0: must be a number >= 0 (0 disables clipping)"),
+    ("clip_grad_norm", float("nan"), "--clip_grad_norm=nan: must be a number >= 0"),
+    ("grad_accum_steps", 0, "--grad_accum_steps=0: must be a positive integer"),
+    ("grad_accum_steps", 3, "--grad_accum_steps=3: must divide --batch_size=64 into equal micro-batches"),
+    ("ema_decay", 1.0, "--ema_decay=1.0: must be 0 (off) or a number in (0, 1)"),
+    ("ema_decay", -0.5, "--ema_decay=-0.5: must be 0 (off) or a number in (0, 1)"),
     ("warmup_steps", 5000, "--warmup_steps=5000: must be smaller than --train_steps=1200"),
     ("precision", "float8", "--precision='float8': must be one of float32, mixed_float16, mixed_bfloat16, auto"),
     ("jit_compile", "yes", "--jit_compile='yes': must be one of auto, true, false"),
@@ -59,3 +68,10 @@ def test_every_field_is_covered_by_a_bad_value():
 def test_defaults_are_valid_and_round_trip_through_a_dict():
     config = TrainConfig()
     assert TrainConfig(**config.to_dict()) == config
+
+
+def test_toolbox_settings_within_range_are_accepted():
+    TrainConfig(optimizer="adamw", weight_decay=0.05, clip_grad_norm=1.0, grad_accum_steps=4, ema_decay=0.999,
+                lr_schedule="step")
+    TrainConfig(optimizer="sgd", weight_decay=5e-4, lr_schedule="constant")
+    TrainConfig(optimizer="adam", weight_decay=0.0)  # Zero decay is no decay, which adam has.
