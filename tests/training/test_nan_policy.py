@@ -24,7 +24,8 @@ def _poisoned_model_fn(calls, poison_loss_at, poison_gradient_at=()):
 
     @tf.custom_gradient
     def nan_gradient(x, poisoned):
-        return tf.identity(x), lambda upstream: (tf.where(poisoned, np.nan, upstream), None)
+        return tf.identity(x), lambda upstream: (tf.where(poisoned, tf.cast(np.nan, upstream.dtype), upstream),
+                                                 None)
 
     class PoisonedNet(keras.Model):
         def __init__(self, num_classes):
@@ -39,19 +40,20 @@ def _poisoned_model_fn(calls, poison_loss_at, poison_gradient_at=()):
                 call = calls.assign_add(1)
                 hidden = nan_gradient(hidden, tf.reduce_any(tf.equal(poison_gradient_at, call)))
                 logits = self.classifier(hidden)
-                return logits + tf.where(tf.reduce_any(tf.equal(poison_loss_at, call)), np.nan, 0.0)
+                poison = tf.where(tf.reduce_any(tf.equal(poison_loss_at, call)), np.nan, 0.0)
+                return logits + tf.cast(poison, logits.dtype)
             return self.classifier(hidden)
 
     return PoisonedNet
 
 
-def _run(tmp_path, on_nan, poison_loss_at=(), poison_gradient_at=(), train_steps=40):
+def _run(tmp_path, on_nan, poison_loss_at=(), poison_gradient_at=(), train_steps=40, precision="float32"):
     """Trains 4 loops of 10 steps, a checkpoint after each; returns (result, log lines, run dir)."""
     calls = tf.Variable(0, dtype=tf.int64, trainable=False)
     model_dir = str(tmp_path / "run")
     config = TrainConfig(model="mlp", dataset="digits", batch_size=32, train_steps=train_steps,
                          warmup_steps=2, lr_schedule="constant", steps_per_loop=10, checkpoint_every=10,
-                         eval_every=0, precision="float32", jit_compile="false", on_nan=on_nan,
+                         eval_every=0, precision=precision, jit_compile="false", on_nan=on_nan,
                          model_dir=model_dir)
     lines = []
     model_fn = _poisoned_model_fn(calls, poison_loss_at, poison_gradient_at)
@@ -112,6 +114,28 @@ def test_skip_gives_up_when_every_step_of_a_loop_is_bad(tmp_path):
                                 "--learning_rate")
 
 
+def test_skip_under_float16_leaves_the_skipping_to_the_loss_scale_optimizer(tmp_path):
+    result, lines, model_dir = _run(tmp_path, "skip", poison_loss_at=[25], precision="mixed_float16")
+    skipped = [line for line in lines if line.startswith("step 30: skipped ")]
+    assert skipped and skipped[0].endswith(" steps with a non-finite loss or gradient (--on_nan=skip)")
+    assert result.final_step == 40 and _all_finite(model_dir, 40)
+    # Every skip, the poisoned step's included, halved the scale and left `iterations` alone.
+    total = int(_saved(model_dir, 40, "skipped_steps/.ATTRIBUTES/VARIABLE_VALUE"))
+    assert total >= 1
+    iterations = _saved(model_dir, 40, "optimizer/inner_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")
+    assert iterations == 40 - total
+
+
+def test_skip_under_float16_stops_when_the_loss_scale_falls_below_one(tmp_path):
+    # 20 NaN steps in a row halve the scale from 2**15 to 2**-5: overflow is not the cause.
+    with pytest.raises(NonFiniteLossError) as error:
+        _run(tmp_path, "skip", poison_loss_at=range(21, 41), precision="mixed_float16")
+    assert str(error.value).startswith("the float16 loss scale fell to ")
+    assert str(error.value).endswith(
+        " by step 40, skipping 10 of 10 steps: the gradients are NaN/Inf for another reason than overflow "
+        "(--on_nan=skip); check the data for NaN/Inf, or lower --learning_rate")
+
+
 def test_restore_reloads_the_last_checkpoint_at_half_the_learning_rate(tmp_path):
     result, lines, model_dir = _run(tmp_path, "restore", poison_loss_at=[25])
     assert (f"the training loss is nan at step 30; restored {model_dir}/ckpt-20 (step 20) and scaled the "
@@ -147,12 +171,12 @@ def test_a_nan_on_one_replica_skips_the_step_on_every_replica(strategy_name):
         weights = tf.Variable(tf.ones(3))
         optimizer = keras.optimizers.SGD(0.5)
         optimizer.build([weights])
-        skipped = tf.Variable(0, dtype=tf.int64)
+        skipped = tf.Variable(0, dtype=tf.int64, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
     def step(inputs):
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(weights * inputs)
-        apply_when_finite(optimizer, tape.gradient(loss, [weights]), [weights], loss, skipped)
+        apply_when_finite(optimizer, tape.gradient(loss, [weights]), [weights], skipped)
 
     @tf.function
     def train(batches):
