@@ -50,6 +50,7 @@ class ResNet50(keras.Model):
                                      for index in range(1, blocks + 1))
 
     def __init__(self, num_classes, include_top=False, head_units=128, **kwargs):
+        kwargs.setdefault("name", "resnet50")
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.include_top = include_top

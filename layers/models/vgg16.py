@@ -61,6 +61,7 @@ class VGG16(keras.Model):
     BLOCK_NAMES = tuple(f"block{index}" for index in range(1, len(BLOCKS) + 1))
 
     def __init__(self, num_classes, include_top=False, head_units=128, **kwargs):
+        kwargs.setdefault("name", "vgg16")
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.include_top = include_top
