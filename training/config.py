@@ -11,6 +11,7 @@ import os
 from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
 from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
+from layers.freezing import resolve_block_index
 from layers.registry import resolve_model_class
 from training.optimizers import OPTIMIZERS
 from training.schedules import LR_SCHEDULES
@@ -56,6 +57,12 @@ class TrainConfig:
     deterministic: bool = False
     distribution_strategy: str = "default"
     num_replicas: int = 0
+    pretrained_weights: str | None = None
+    freeze_base: bool = False
+    unfreeze_from: str = ""
+    fine_tune_steps: int = 300
+    fine_tune_learning_rate: float = 1e-5
+    export: bool = True
 
     def __post_init__(self):
         _require_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -82,6 +89,40 @@ class TrainConfig:
             resolve_model_class(self.model)
         except ValueError as error:
             raise ConfigError(f"--model={self.model!r}: {error}") from None
+        self._validate_transfer()
+
+    def _validate_transfer(self):
+        """Pretrained weights, the frozen-base phase and the fine-tuning phase, export."""
+        block_names = getattr(resolve_model_class(self.model), "BLOCK_NAMES", None)
+        for name in ("freeze_base", "export"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"--{name}={getattr(self, name)!r}: must be true or false")
+        if self.pretrained_weights:
+            if block_names is None:
+                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: --model={self.model} has no "
+                                  "pretrained base to load; use vgg16 or resnet50")
+            if not os.path.isfile(self.pretrained_weights):
+                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: no such file; download the "
+                                  "keras.applications weight file by hand (README: Transfer learning)")
+            if self.normalize and self.dataset in FILE_DATASETS:
+                raise ConfigError(f"--normalize=True: --pretrained_weights needs the plain pixels its weights were "
+                                  f"trained on ({self.model} applies their ImageNet preprocessing itself); pass "
+                                  "--nonormalize")
+        if self.freeze_base and not self.pretrained_weights:
+            raise ConfigError("--freeze_base=True: needs --pretrained_weights; a frozen random base teaches the head "
+                              "nothing")
+        if self.unfreeze_from:
+            if not self.freeze_base:
+                raise ConfigError(f"--unfreeze_from={self.unfreeze_from!r}: fine-tuning is the phase after "
+                                  "--freeze_base; pass --freeze_base too")
+            try:
+                resolve_block_index(block_names, self.unfreeze_from)
+            except ValueError as error:
+                raise ConfigError(f"--unfreeze_from={self.unfreeze_from!r}: {error}") from None
+        _require_int("fine_tune_steps", self.fine_tune_steps, minimum=1)
+        rate = self.fine_tune_learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
+            raise ConfigError(f"--fine_tune_learning_rate={rate!r}: must be a number in (0, 10)")
 
     def _validate_data(self):
         """The data flags: where the files are, image size, normalization, augmentation."""

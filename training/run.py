@@ -1,0 +1,55 @@
+"""What `python -m training.train` runs: training (two phases when fine-tuning), report, export."""
+
+import dataclasses
+import os
+
+from core.data import load_dataset
+from training.evaluation_report import build_report, format_report, predict_split, write_report
+from training.export import EXPORT_DIRECTORY, export_for_serving
+from training.train_lib import TrainResult
+from training.transfer import train_in_phases
+
+
+@dataclasses.dataclass
+class RunResult:
+    """A finished run: the last training phase, the evaluation report, and where the export went."""
+
+    training: TrainResult
+    report: dict
+    export_directory: str | None
+
+
+def run_training(config, datasets=None, log=print) -> RunResult:
+    """Trains `config.model` on `config.dataset`, reports on the test split, exports for serving.
+
+    Args:
+      config: a TrainConfig.
+      datasets: DatasetSplits to use instead of loading `config.dataset`.
+      log: where progress lines and the report go.
+
+    Returns:
+      RunResult. The report is also written to `config.model_dir` (evaluation_report.json,
+      confusion_matrix.png), and with `config.export` the SavedModel to `<model_dir>/export`.
+
+    Raises:
+      ConfigError: when the model cannot take the dataset's images.
+      PretrainedWeightsError: when `config.pretrained_weights` does not fit the model.
+    """
+    datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
+    result = train_in_phases(config, datasets, log)
+
+    labels, predictions = predict_split(result.model, datasets.test, config.batch_size)
+    report = build_report(labels, predictions, datasets.class_names)
+    log(format_report(report))
+    report_path, plot_path = write_report(report, config.model_dir)
+    log(f"Wrote {report_path} and {plot_path}")
+
+    export_directory = None
+    if config.export:
+        # The pipeline's normalization goes into the export: a client sends plain pixels.
+        export_directory = export_for_serving(
+            result.model, os.path.join(config.model_dir, EXPORT_DIRECTORY), datasets.input_shape,
+            datasets.class_names, normalization=datasets.normalization)
+        log(f"Exported for serving: {export_directory} (python -m training.predict --model_dir={config.model_dir} "
+            "IMAGE...)")
+    return RunResult(training=result, report=report, export_directory=export_directory)
