@@ -30,8 +30,8 @@ class CaffePreprocessing(keras.layers.Layer):
 
     def build(self, input_shape):
         if input_shape[-1] not in (1, 3):
-            raise ValueError(f"pretrained ImageNet weights need RGB or grayscale images; got {input_shape[-1]} "
-                             "channels")
+            raise ValueError(f"pretrained ImageNet weights need RGB or grayscale images; got "
+                             f"{input_shape[-1]} channels")
 
     def call(self, images):
         images = keras.ops.cast(images, "float32")

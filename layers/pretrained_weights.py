@@ -54,7 +54,8 @@ def load_pretrained_weights(model, path) -> LoadedWeights:
     expected = model.pretrained_layers()
     unbuilt = [name for name, layer in expected if not layer.weights]
     if unbuilt:
-        raise ValueError(f"build the model (call it on a batch) before loading weights; {unbuilt[0]} has none")
+        raise ValueError(f"build the model (call it on a batch) before loading weights; {unbuilt[0]} has "
+                         "none")
     if not os.path.isfile(path):
         raise PretrainedWeightsError(f"weights file {path} does not exist")
     try:
@@ -64,22 +65,22 @@ def load_pretrained_weights(model, path) -> LoadedWeights:
     with handle:
         arrays_by_layer, keyed_by_name = _arrays_by_layer(handle, path)
         keys = _lookup_keys(expected, arrays_by_layer, keyed_by_name)
+        mismatch = f"weights file {path} does not match {type(model).__name__}"
         assignments = []
         for key, (name, layer) in zip(keys, expected):
             if key is None:
                 raise PretrainedWeightsError(
-                    f"weights file {path} does not match {type(model).__name__}: it has no layer {name!r}"
-                    f"{_hint(name, arrays_by_layer)}")
+                    f"{mismatch}: it has no layer {name!r}{_hint(name, arrays_by_layer)}")
             arrays = arrays_by_layer[key]
             if len(arrays) != len(layer.weights):
                 raise PretrainedWeightsError(
-                    f"weights file {path} does not match {type(model).__name__}: layer {name!r} has {len(arrays)} arrays "
-                    f"in the file, {len(layer.weights)} in the model")
+                    f"{mismatch}: layer {name!r} has {len(arrays)} arrays in the file, {len(layer.weights)} "
+                    "in the model")
             for array, variable in zip(arrays, layer.weights):
                 if tuple(array.shape) != tuple(variable.shape):
                     raise PretrainedWeightsError(
-                        f"weights file {path} does not match {type(model).__name__}: layer {name!r} {variable.name} has shape "
-                        f"{tuple(array.shape)} in the file, {tuple(variable.shape)} in the model")
+                        f"{mismatch}: layer {name!r} {variable.name} has shape {tuple(array.shape)} in the "
+                        f"file, {tuple(variable.shape)} in the model")
                 assignments.append((variable, array))
         for variable, array in assignments:
             variable.assign(array[()])
@@ -92,7 +93,8 @@ def _arrays_by_layer(handle, path):
 
     Keys are layer names, or Keras 3 class keys ("conv2d_3") when the file records no names.
     """
-    root = handle["model_weights"] if "layer_names" not in handle.attrs and "model_weights" in handle else handle
+    whole_model = "layer_names" not in handle.attrs and "model_weights" in handle
+    root = handle["model_weights"] if whole_model else handle
     if "layer_names" in root.attrs:
         arrays = {}
         for name in _strings(root.attrs["layer_names"]):
@@ -113,8 +115,8 @@ def _arrays_by_layer(handle, path):
         if len(by_name) == len(by_class):
             return by_name, True
         return by_class, False
-    raise PretrainedWeightsError(f"weights file {path} is neither a keras.applications .h5 file (no 'layer_names') "
-                                 "nor a Keras .weights.h5 file (no 'layers' group)")
+    raise PretrainedWeightsError(f"weights file {path} is neither a keras.applications .h5 file (no "
+                                 "'layer_names') nor a Keras .weights.h5 file (no 'layers' group)")
 
 
 def _lookup_keys(expected, arrays_by_layer, keyed_by_name):

@@ -99,18 +99,18 @@ class TrainConfig:
                 raise ConfigError(f"--{name}={getattr(self, name)!r}: must be true or false")
         if self.pretrained_weights:
             if block_names is None:
-                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: --model={self.model} has no "
-                                  "pretrained base to load; use vgg16 or resnet50")
-            if not os.path.isfile(self.pretrained_weights):
-                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: no such file; download the "
-                                  "keras.applications weight file by hand (README: Transfer learning)")
+                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: --model={self.model} "
+                                  "has no pretrained base to load; use vgg16 or resnet50")
+            if not os.path.isfile(os.path.expanduser(self.pretrained_weights)):
+                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: no such file; download "
+                                  "the keras.applications weight file by hand (README: Transfer learning)")
             if self.normalize and self.dataset in FILE_DATASETS:
-                raise ConfigError(f"--normalize=True: --pretrained_weights needs the plain pixels its weights were "
-                                  f"trained on ({self.model} applies their ImageNet preprocessing itself); pass "
-                                  "--nonormalize")
+                raise ConfigError(f"--normalize=True: --pretrained_weights needs the plain pixels its weights "
+                                  f"were trained on ({self.model} applies their ImageNet preprocessing itself); "
+                                  "pass --nonormalize")
         if self.freeze_base and not self.pretrained_weights:
-            raise ConfigError("--freeze_base=True: needs --pretrained_weights; a frozen random base teaches the head "
-                              "nothing")
+            raise ConfigError("--freeze_base=True: needs --pretrained_weights; a frozen random base teaches "
+                              "the head nothing")
         if self.unfreeze_from:
             if not self.freeze_base:
                 raise ConfigError(f"--unfreeze_from={self.unfreeze_from!r}: fine-tuning is the phase after "

@@ -58,7 +58,8 @@ def format_report(report) -> str:
         accuracy = "n/a" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
         lines.append(f"  {row['class']:<{width}}  {row['examples']:>8}  {accuracy:>8}")
     if len(report["class_names"]) > MAX_PRINTED_CLASSES:
-        lines.append(f"Confusion matrix: {len(report['class_names'])} classes, see {REPORT_FILE} and {PLOT_FILE}")
+        lines.append(f"Confusion matrix: {len(report['class_names'])} classes, see {REPORT_FILE} and "
+                     f"{PLOT_FILE}")
         return "\n".join(lines)
     matrix = report["confusion_matrix"]
     cell = max(len(str(value)) for row in matrix for value in row) + 1

@@ -21,8 +21,8 @@ def load_exported_model(model_dir):
     """
     directory = os.path.join(model_dir, EXPORT_DIRECTORY)
     if not os.path.isfile(os.path.join(directory, "saved_model.pb")):
-        raise PredictError(f"--model_dir={model_dir!r}: no exported model in {directory}; train with --export "
-                           "(the default) first")
+        raise PredictError(f"--model_dir={model_dir!r}: no exported model in {directory}; train with "
+                           "--export (the default) first")
     serve = tf.saved_model.load(directory).signatures["serving_default"]
     _, height, width, channels = serve.structured_input_signature[1]["images"].shape
     return serve, (height, width, channels)

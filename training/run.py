@@ -50,6 +50,6 @@ def run_training(config, datasets=None, log=print) -> RunResult:
         export_directory = export_for_serving(
             result.model, os.path.join(config.model_dir, EXPORT_DIRECTORY), datasets.input_shape,
             datasets.class_names, normalization=datasets.normalization)
-        log(f"Exported for serving: {export_directory} (python -m training.predict --model_dir={config.model_dir} "
-            "IMAGE...)")
+        log(f"Exported for serving: {export_directory} (python -m training.predict "
+            f"--model_dir={config.model_dir} IMAGE...)")
     return RunResult(training=result, report=report, export_directory=export_directory)

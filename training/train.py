@@ -6,8 +6,9 @@
   python -m training.train --model=mlp --dataset=mnist --data_dir=~/data/mnist
   python -m training.train --model=resnet20 --dataset=cifar10 --data_dir=~/data --batch_size=128 \
       --augment=crop_flip --optimizer=sgd --learning_rate=0.1
-  python -m training.train --model=vgg16 --pretrained_weights=vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 \
-      --freeze_base --unfreeze_from=block5 --dataset=... --model_dir=runs/vgg16
+  python -m training.train --model=vgg16 --dataset=image_folder --data_dir=~/data/flowers --nonormalize \
+      --pretrained_weights=~/weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 \
+      --freeze_base --unfreeze_from=block5 --model_dir=runs/flowers_vgg16
 """
 
 import os
@@ -76,20 +77,24 @@ flags.DEFINE_string("distribution_strategy", _DEFAULTS.distribution_strategy,
                     "One of " + ", ".join(config_lib.STRATEGIES) + ".")
 flags.DEFINE_integer("num_replicas", _DEFAULTS.num_replicas, "Replicas for 'mirrored' (0: every GPU; on a "
                      "CPU-only machine, that many logical CPU devices, for testing).")
-flags.DEFINE_string("pretrained_weights", _DEFAULTS.pretrained_weights, "A keras.applications weight file for "
-                    "--model=vgg16/resnet50 (.h5 as downloaded, e.g. vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5, "
-                    "or .weights.h5), loaded before training. Nothing is downloaded.")
-flags.DEFINE_boolean("freeze_base", _DEFAULTS.freeze_base, "Transfer learning, phase one: freeze the pretrained "
-                     "base (BatchNorm in inference mode) and train only the head, for --train_steps.")
-flags.DEFINE_string("unfreeze_from", _DEFAULTS.unfreeze_from, "Phase two, after --freeze_base: unfreeze the base "
-                    "from this block to its end (a name: block5 for vgg16, conv5 or conv5_block2 for resnet50; or an "
-                    "index, -1 = the last block; BatchNorm stays frozen) and train --fine_tune_steps more. "
-                    "Empty: no phase two.")
-flags.DEFINE_integer("fine_tune_steps", _DEFAULTS.fine_tune_steps, "Training steps of phase two (--unfreeze_from).")
-flags.DEFINE_float("fine_tune_learning_rate", _DEFAULTS.fine_tune_learning_rate, "Peak learning rate of phase two, "
-                   "small so the pretrained filters move little.")
-flags.DEFINE_boolean("export", _DEFAULTS.export, "After training, write a SavedModel for serving (images in, class "
-                     "probabilities and names out) to <model_dir>/export (--noexport: skip).")
+flags.DEFINE_string("pretrained_weights", _DEFAULTS.pretrained_weights,
+                    "A keras.applications weight file for --model=vgg16/resnet50, loaded before "
+                    "training: the .h5 as downloaded (e.g. "
+                    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) or a .weights.h5. Nothing is "
+                    "downloaded.")
+flags.DEFINE_boolean("freeze_base", _DEFAULTS.freeze_base, "Transfer learning, phase one: freeze the "
+                     "pretrained base (BatchNorm in inference mode) and train only the head, for "
+                     "--train_steps.")
+flags.DEFINE_string("unfreeze_from", _DEFAULTS.unfreeze_from, "Phase two, after --freeze_base: unfreeze the "
+                    "base from this block to its end (a name: block5 for vgg16, conv5 or conv5_block2 for "
+                    "resnet50; or an index, -1 = the last block; BatchNorm stays frozen) and train "
+                    "--fine_tune_steps more. Empty: no phase two.")
+flags.DEFINE_integer("fine_tune_steps", _DEFAULTS.fine_tune_steps, "Training steps of phase two "
+                     "(--unfreeze_from).")
+flags.DEFINE_float("fine_tune_learning_rate", _DEFAULTS.fine_tune_learning_rate, "Peak learning rate of "
+                   "phase two, small so the pretrained filters move little.")
+flags.DEFINE_boolean("export", _DEFAULTS.export, "After training, write a SavedModel for serving (images in, "
+                     "class probabilities and names out) to <model_dir>/export (--noexport: skip).")
 
 FLAGS = flags.FLAGS
 

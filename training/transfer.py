@@ -25,7 +25,8 @@ FINE_TUNE_DIRECTORY = "fine_tune"
 
 def train_in_phases(config, datasets, log=print):
     """Runs phase one and, when `config.unfreeze_from` is set, phase two; returns the last TrainResult."""
-    result = train_and_evaluate(config, datasets=datasets, model_fn=make_model_fn(config, datasets, log), log=log)
+    result = train_and_evaluate(config, datasets=datasets, model_fn=make_model_fn(config, datasets, log),
+                                log=log)
     if not config.unfreeze_from:
         return result
     phase_one = tf.train.latest_checkpoint(config.model_dir)
@@ -38,8 +39,9 @@ def train_in_phases(config, datasets, log=print):
 def fine_tuning_config(config):
     """Phase two's settings: its own directory, steps and learning rate, no warmup, no third phase."""
     return dataclasses.replace(
-        config, model_dir=os.path.join(config.model_dir, FINE_TUNE_DIRECTORY), train_steps=config.fine_tune_steps,
-        learning_rate=config.fine_tune_learning_rate, warmup_steps=0, unfreeze_from="")
+        config, model_dir=os.path.join(config.model_dir, FINE_TUNE_DIRECTORY),
+        train_steps=config.fine_tune_steps, learning_rate=config.fine_tune_learning_rate, warmup_steps=0,
+        unfreeze_from="")
 
 
 def make_model_fn(config, datasets, log, phase_one=None):
@@ -60,14 +62,14 @@ def make_model_fn(config, datasets, log, phase_one=None):
             model(tf.zeros((1,) + input_shape), training=False)  # Creates the weights.
         except ValueError as error:
             reason = str(error).strip().splitlines()[0]
-            raise ConfigError(f"--model={config.model!r}: cannot take --dataset={config.dataset}'s images of shape "
-                              f"{input_shape}: {reason}") from None
+            raise ConfigError(f"--model={config.model!r}: cannot take --dataset={config.dataset}'s images of "
+                              f"shape {input_shape}: {reason}") from None
         if phase_one:
             # `model_variables` as train_lib saves it: it also reaches layers Keras keeps in lists.
             tf.train.Checkpoint(model=model, model_variables=list(model.variables)).restore(
                 phase_one).assert_existing_objects_matched().expect_partial()
         elif config.pretrained_weights:
-            loaded = load_pretrained_weights(model, config.pretrained_weights)
+            loaded = load_pretrained_weights(model, os.path.expanduser(config.pretrained_weights))
             unused = f" (unused from the file: {', '.join(loaded.ignored)})" if loaded.ignored else ""
             log(f"Pretrained weights: {len(loaded.loaded)} layers from {config.pretrained_weights}{unused}")
         if config.freeze_base:
@@ -75,8 +77,9 @@ def make_model_fn(config, datasets, log, phase_one=None):
         if phase_one:
             unfreeze_base_from(model, config.unfreeze_from)
         if config.freeze_base:
+            what = f"head and base from {config.unfreeze_from}" if phase_one else "head only; base frozen"
             log(f"Training {_count(model.trainable_variables):,} of {_count(model.variables):,} parameters "
-                f"({'head and base from ' + config.unfreeze_from if phase_one else 'head only; base frozen'})")
+                f"({what})")
         return model
 
     return model_fn

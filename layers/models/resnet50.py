@@ -107,5 +107,5 @@ class ResNet50(keras.Model):
         return self.predictions(self.global_pool(features))
 
     def get_config(self):
-        return {"num_classes": self.num_classes, "include_top": self.include_top, "head_units": self.head_units,
-                "name": self.name}
+        return {"num_classes": self.num_classes, "include_top": self.include_top,
+                "head_units": self.head_units, "name": self.name}

@@ -18,7 +18,7 @@ MINIMUM_IMAGE_SIZE = 32
 
 
 class VGGBlock(keras.layers.Layer):
-    """`convolutions` 3x3 same-padded conv-ReLU layers, then a 2x2 max-pool: [B,H,W,C] -> [B,H/2,W/2,filters]."""
+    """`convolutions` 3x3 conv-ReLU layers, then a 2x2 max-pool: [B,H,W,C] -> [B,H/2,W/2,filters]."""
 
     def __init__(self, filters, convolutions, **kwargs):
         super().__init__(**kwargs)
@@ -96,8 +96,8 @@ class VGG16(keras.Model):
             raise ValueError(f"VGG16 with the ImageNet top takes {IMAGENET_IMAGE_SIZE}x{IMAGENET_IMAGE_SIZE} "
                              f"images; got {height}x{width}")
         if min(height or MINIMUM_IMAGE_SIZE, width or MINIMUM_IMAGE_SIZE) < MINIMUM_IMAGE_SIZE:
-            raise ValueError(f"VGG16 needs images of at least {MINIMUM_IMAGE_SIZE}x{MINIMUM_IMAGE_SIZE} (five 2x2 "
-                             f"pools); got {height}x{width}")
+            raise ValueError(f"VGG16 needs images of at least {MINIMUM_IMAGE_SIZE}x{MINIMUM_IMAGE_SIZE} "
+                             f"(five 2x2 pools); got {height}x{width}")
 
     def extract_features(self, images):
         """The base's output: [B, H, W, C] pixels in [0, 1] -> [B, H/32, W/32, 512]."""
@@ -113,5 +113,5 @@ class VGG16(keras.Model):
         return self.predictions(self.fc2(self.fc1(self.flatten(features))))
 
     def get_config(self):
-        return {"num_classes": self.num_classes, "include_top": self.include_top, "head_units": self.head_units,
-                "name": self.name}
+        return {"num_classes": self.num_classes, "include_top": self.include_top,
+                "head_units": self.head_units, "name": self.name}

@@ -21,7 +21,7 @@ def _built(model_class):
 
 
 def _path(variable):
-    """The variable's path below the model, e.g. "block5/conv1/kernel" (Keras numbers repeated model names)."""
+    """The path below the model, e.g. "block5/conv1/kernel" (Keras numbers repeated model names)."""
     return variable.path.split("/", 1)[1]
 
 
@@ -39,8 +39,9 @@ def test_block_is_named_by_name_stage_or_index():
     assert resolve_block_index(names, "conv5") == 14  # A stage names its first block.
     assert resolve_block_index(names, "-1") == 16
     assert resolve_block_index(names, 0) == 0
-    with pytest.raises(ValueError, match=r"must be one of the base's blocks \(block1, block2, block3, block4, "
-                                         r"block5\) or an index from -5 to 4"):
+    expected = (r"must be one of the base's blocks \(block1, block2, block3, block4, block5\) "
+                "or an index from -5 to 4")
+    with pytest.raises(ValueError, match=expected):
         resolve_block_index(VGG16.BLOCK_NAMES, "block6")
 
 
@@ -53,7 +54,8 @@ def test_vgg16_freeze_leaves_the_head_and_unfreeze_adds_exactly_the_named_blocks
     assert unfreeze_base_from(model, "block5") == ["block5"]
     assert _trainable_paths(model) == head | _paths(model, lambda path: path.startswith("block5/"))
     unfreeze_base_from(model, -2)
-    assert _trainable_paths(model) == head | _paths(model, lambda path: path.split("/")[0] in ("block4", "block5"))
+    top_two = _paths(model, lambda path: path.split("/")[0] in ("block4", "block5"))
+    assert _trainable_paths(model) == head | top_two
 
 
 def _batchnorm_statistics(model):

@@ -47,8 +47,10 @@ def _file_arrays(path):
 def finished_run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("transfer")
     weights = directory / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    write_keras2_weights(keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3)), weights)
-    config = TrainConfig(model="vgg16", pretrained_weights=str(weights), freeze_base=True, unfreeze_from="block5",
+    write_keras2_weights(keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3)),
+                         weights)
+    config = TrainConfig(model="vgg16", pretrained_weights=str(weights), freeze_base=True,
+                         unfreeze_from="block5",
                          train_steps=6, fine_tune_steps=4, warmup_steps=1, batch_size=8, steps_per_loop=3,
                          eval_every=0, precision="float32", model_dir=str(directory / "run"))
     lines = []
@@ -60,7 +62,8 @@ def finished_run(tmp_path_factory):
 def test_phases_train_the_head_then_the_unfrozen_block_only(finished_run):
     config, _, result, lines, file_kernels = finished_run
     assert "Pretrained weights: 13 layers from " + config.pretrained_weights in lines
-    assert any(line.startswith("Training 66,") and line.endswith("(head only; base frozen)") for line in lines)
+    assert any(line.startswith("Training 66,") and line.endswith("(head only; base frozen)")
+               for line in lines)
     assert any(line.endswith("(head and base from block5)") for line in lines)
     assert os.path.exists(os.path.join(config.model_dir, "ckpt-6.index"))
     assert os.path.exists(os.path.join(config.model_dir, "fine_tune", "ckpt-4.index"))
@@ -116,8 +119,8 @@ def test_predict_script_prints_the_top_classes_of_a_png(finished_run, tmp_path):
         [sys.executable, "-m", "training.predict", f"--model_dir={config.model_dir}", "--top_k=2",
          str(tmp_path / "example.png")], cwd=REPO, capture_output=True, text=True, timeout=240)
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == (f"{tmp_path / 'example.png'}: {CLASS_NAMES[first]} {expected[first]:.4f}"
-                                        f" | {CLASS_NAMES[second]} {expected[second]:.4f}")
+    ranked = f"{CLASS_NAMES[first]} {expected[first]:.4f} | {CLASS_NAMES[second]} {expected[second]:.4f}"
+    assert completed.stdout.strip() == f"{tmp_path / 'example.png'}: {ranked}"
 
 
 def test_prediction_names_a_missing_or_unreadable_image_or_a_missing_export(finished_run, tmp_path):
@@ -127,7 +130,8 @@ def test_prediction_names_a_missing_or_unreadable_image_or_a_missing_export(fini
         predict_files(config.model_dir, [str(tmp_path / "absent.png")])
     with pytest.raises(PredictError, match=f"^{tmp_path / 'notes.png'}: not an image TensorFlow can decode"):
         predict_files(config.model_dir, [str(tmp_path / "notes.png")])
-    with pytest.raises(PredictError, match=f"^--model_dir='{tmp_path}': no exported model in {tmp_path / 'export'}"):
+    expected = f"^--model_dir='{tmp_path}': no exported model in {tmp_path / 'export'}"
+    with pytest.raises(PredictError, match=expected):
         predict_files(str(tmp_path), [str(tmp_path / "notes.png")])
 
 
@@ -135,8 +139,9 @@ def test_transfer_settings_are_checked_against_the_model_before_any_work(tmp_pat
     # Single bad values are in tests/training/test_config.py; these depend on the model.
     weights = tmp_path / "weights.h5"
     weights.write_bytes(b"")
-    with pytest.raises(ConfigError, match=r"^--unfreeze_from='conv9': must be one of the base's blocks \(conv1, "):
-        TrainConfig(model="resnet50", pretrained_weights=str(weights), freeze_base=True, unfreeze_from="conv9")
+    with pytest.raises(ConfigError, match=r"^--unfreeze_from='conv9': must be one of the base's blocks \("):
+        TrainConfig(model="resnet50", pretrained_weights=str(weights), freeze_base=True,
+                    unfreeze_from="conv9")
     with pytest.raises(ConfigError, match=r"^--pretrained_weights='absent.h5': no such file"):
         TrainConfig(model="vgg16", pretrained_weights="absent.h5")
 
@@ -150,5 +155,6 @@ def test_model_that_cannot_take_the_images_or_the_weights_fails_with_one_message
     not_weights.write_text("not weights")
     config = TrainConfig(model="vgg16", pretrained_weights=str(not_weights), precision="float32",
                          model_dir=str(tmp_path / "b"))
-    with pytest.raises(PretrainedWeightsError, match=f"cannot read weights file {not_weights}: not an HDF5 file"):
+    expected = f"cannot read weights file {not_weights}: not an HDF5 file"
+    with pytest.raises(PretrainedWeightsError, match=expected):
         run_training(config, datasets=_colour_datasets(), log=lambda line: None)
