@@ -16,7 +16,13 @@ class BottleneckV1Block(keras.layers.Layer):
     weights load: the stride sits on the first 1x1 convolution (the paper's "v1" placement; a
     "v1.5" block strides the 3x3 instead), every convolution has a bias, and BatchNorm uses
     epsilon 1.001e-5, momentum 0.99. When the block changes the resolution or the width, the
-    shortcut is a strided 1x1 conv-BN projection.
+    shortcut is a strided 1x1 conv-BN projection. `layers.bottleneck.BottleneckBlock` is the
+    same block with the stride on the 3x3 ("v1.5") and bias-free convolutions; the two differ
+    only in those choices.
+
+    A bias right before BatchNorm gets no gradient in training mode (BatchNorm subtracts the
+    batch mean); the biases are here so the ImageNet weights load, and move only when
+    BatchNorm is frozen.
     [B, H, W, C] -> [B, H/strides, W/strides, filters * expansion].
 
     Args:

@@ -7,7 +7,8 @@ images [B, H, W, C], except `transformer_classifier`, which takes integer token 
 import functools
 import importlib
 
-from layers.models import MLP, VGG16, CifarResNet, ResNet50, SmallCNN, TransformerClassifier, VisionTransformer
+from layers.models import (MLP, VGG16, CifarResNet, ResNet50, SmallCNN, TransformerClassifier,
+                           VisionTransformer)
 
 MODELS = {
     "mlp": MLP,

@@ -105,9 +105,9 @@ class TrainConfig:
                 raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: no such file; download "
                                   "the keras.applications weight file by hand (README: Transfer learning)")
             if self.normalize and self.dataset in FILE_DATASETS:
-                raise ConfigError(f"--normalize=True: --pretrained_weights needs the plain pixels its weights "
-                                  f"were trained on ({self.model} applies their ImageNet preprocessing itself); "
-                                  "pass --nonormalize")
+                raise ConfigError(f"--normalize=True: --pretrained_weights needs the plain pixels its "
+                                  f"weights were trained on ({self.model} applies their ImageNet "
+                                  "preprocessing itself); pass --nonormalize")
         if self.freeze_base and not self.pretrained_weights:
             raise ConfigError("--freeze_base=True: needs --pretrained_weights; a frozen random base teaches "
                               "the head nothing")

@@ -9,4 +9,5 @@ from layers.models.transformer_classifier import TransformerClassifier
 from layers.models.vgg16 import VGG16
 from layers.models.vit import VisionTransformer
 
-__all__ = ["MLP", "CifarResNet", "ResNet50", "SmallCNN", "TransformerClassifier", "VGG16", "VisionTransformer"]
+__all__ = ["MLP", "CifarResNet", "ResNet50", "SmallCNN", "TransformerClassifier", "VGG16",
+           "VisionTransformer"]

@@ -144,10 +144,10 @@ def test_transfer_settings_are_checked_against_the_model_before_any_work(tmp_pat
                     unfreeze_from="conv9")
     with pytest.raises(ConfigError, match=r"^--pretrained_weights='absent.h5': no such file"):
         TrainConfig(model="vgg16", pretrained_weights="absent.h5")
+    cifar = dict(model="vgg16", pretrained_weights=str(weights), dataset="cifar10", data_dir=str(tmp_path))
     with pytest.raises(ConfigError, match=r"^--normalize=True: --pretrained_weights needs the plain pixels"):
-        TrainConfig(model="vgg16", pretrained_weights=str(weights), dataset="cifar10", data_dir=str(tmp_path))
-    assert TrainConfig(model="vgg16", pretrained_weights=str(weights), dataset="cifar10", data_dir=str(tmp_path),
-                       normalize=False).normalize is False
+        TrainConfig(**cifar)
+    assert TrainConfig(**cifar, normalize=False).normalize is False
 
 
 def test_model_that_cannot_take_the_images_or_the_weights_fails_with_one_message(tmp_path):
