@@ -6,6 +6,7 @@ import os
 from core.data import load_dataset
 from training.evaluation_report import build_report, format_report, predict_split, write_report
 from training.export import EXPORT_DIRECTORY, export_for_serving
+from training.ema import averaged_weights
 from training.train_lib import TrainResult
 from training.transfer import train_in_phases
 
@@ -38,18 +39,20 @@ def run_training(config, datasets=None, log=print) -> RunResult:
     datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
     result = train_in_phases(config, datasets, log)
 
-    labels, predictions = predict_split(result.model, datasets.test, config.batch_size)
-    report = build_report(labels, predictions, datasets.class_names)
+    # With --ema_decay the test accuracy is the averaged weights'; the report and export use them too.
+    with averaged_weights(result.ema):
+        labels, predictions = predict_split(result.model, datasets.test, config.batch_size)
+        report = build_report(labels, predictions, datasets.class_names)
+        export_directory = None
+        if config.export:
+            # The pipeline's normalization goes into the export: a client sends plain pixels.
+            export_directory = export_for_serving(
+                result.model, os.path.join(config.model_dir, EXPORT_DIRECTORY), datasets.input_shape,
+                datasets.class_names, normalization=datasets.normalization)
     log(format_report(report))
     report_path, plot_path = write_report(report, config.model_dir)
     log(f"Wrote {report_path} and {plot_path}")
-
-    export_directory = None
-    if config.export:
-        # The pipeline's normalization goes into the export: a client sends plain pixels.
-        export_directory = export_for_serving(
-            result.model, os.path.join(config.model_dir, EXPORT_DIRECTORY), datasets.input_shape,
-            datasets.class_names, normalization=datasets.normalization)
+    if export_directory:
         log(f"Exported for serving: {export_directory} (python -m training.predict "
             f"--model_dir={config.model_dir} IMAGE...)")
     return RunResult(training=result, report=report, export_directory=export_directory)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from core.data import load_dataset
 from core.data.splits import splits_from_arrays
 from layers.pretrained_weights import PretrainedWeightsError
 from tests.layers.keras_weight_files import write_keras2_weights
@@ -162,3 +163,19 @@ def test_model_that_cannot_take_the_images_or_the_weights_fails_with_one_message
     expected = f"cannot read weights file {not_weights}: not an HDF5 file"
     with pytest.raises(PretrainedWeightsError, match=expected):
         run_training(config, datasets=_colour_datasets(), log=lambda line: None)
+
+
+def test_report_and_export_use_the_averaged_weights_with_ema(tmp_path):
+    # small_cnn on digits, 40 steps: the test accuracy is the EMA weights', so must the rest be.
+    config = TrainConfig(train_steps=40, warmup_steps=4, steps_per_loop=20, eval_every=0, ema_decay=0.9,
+                         precision="float32", model_dir=str(tmp_path / "run"))
+    result = run_training(config, log=lambda line: None)
+    assert result.report["test_accuracy"] == pytest.approx(result.training.test_accuracy, abs=1e-6)
+    images = np.stack([image for image, _ in load_dataset("digits").test.take(4).as_numpy_iterator()])
+    serve = tf.saved_model.load(result.export_directory).signatures["serving_default"]
+    served = serve(images=tf.constant(images))
+    raw = tf.nn.softmax(result.training.model(images)).numpy()
+    with result.training.ema.swapped_in():
+        averaged = tf.nn.softmax(result.training.model(images)).numpy()
+    np.testing.assert_allclose(served["probabilities"].numpy(), averaged, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(raw, averaged, rtol=1e-5, atol=1e-6)
