@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from core.precision import loss_scale_of
+from core.replica_agreement import share_overflow
 from training.accumulation import accumulate_gradients
 from training.clipping import clip_by_global_norm
 
@@ -43,6 +44,7 @@ def make_train_step(model, optimizer, metrics, global_batch_size, grad_accum_ste
         every step whose gradients are finite, when clipping; or None.
       ema: an ExponentialMovingAverage updated after each applied update, or None.
     """
+    loss_scaling = loss_scale_of(optimizer) is not None
 
     def micro_batch_gradients(batch):
         images, labels = batch
@@ -61,6 +63,10 @@ def make_train_step(model, optimizer, metrics, global_batch_size, grad_accum_ste
     def train_step(batch):
         gradients = accumulate_gradients(
             micro_batch_gradients, batch, grad_accum_steps, model.trainable_variables)
+        if loss_scaling and not clip_grad_norm:
+            # Replicas must agree on skipping an overflowed step (core/replica_agreement.py);
+            # clipping already makes them agree, its norm being summed over replicas.
+            gradients = share_overflow(gradients)
         if clip_grad_norm:
             # Clipped as if unscaled: the bound is multiplied by the loss scale (training/clipping.py).
             gradients, norm = clip_by_global_norm(gradients, clip_grad_norm, loss_scale_of(optimizer))
@@ -77,12 +83,16 @@ def make_train_step(model, optimizer, metrics, global_batch_size, grad_accum_ste
 
 
 def make_eval_step(model, metrics):
-    """Returns eval_step(batch): inference-mode forward pass (BatchNorm uses moving statistics)."""
+    """Returns eval_step(batch): inference-mode forward pass (BatchNorm uses moving statistics).
+
+    The metrics receive per-example losses: under a strategy the last batches of a pass are
+    uneven or empty on some replicas, and a mean of batch means would weight them wrongly.
+    """
 
     def eval_step(batch):
         images, labels = batch
         logits = tf.cast(model(images, training=False), tf.float32)
         per_example_loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        metrics.update(tf.reduce_mean(per_example_loss), labels, logits)
+        metrics.update(per_example_loss, labels, logits)
 
     return eval_step
