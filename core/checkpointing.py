@@ -14,13 +14,18 @@ class TrainingCheckpoint:
     Args:
       directory: where checkpoints go; created if missing.
       max_to_keep: how many of the newest checkpoints to keep on disk.
+      restore_directory: where to look for the checkpoint to restore, when not `directory`
+        (a non-chief worker of a multi-worker job saves into a temporary directory but restores
+        the chief's checkpoints; core/cluster.py).
       **trackables: the objects to save, by name. Optimizer slots must already exist (call
         `optimizer.build(model.trainable_variables)`) or their saved values are dropped.
     """
 
-    def __init__(self, directory: str, max_to_keep: int = 3, **trackables):
+    def __init__(self, directory: str, max_to_keep: int = 3, restore_directory: str | None = None,
+                 **trackables):
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
+        self.restore_directory = restore_directory
 
     @property
     def latest_path(self) -> str | None:
@@ -33,6 +38,8 @@ class TrainingCheckpoint:
           AssertionError (from TensorFlow) naming the objects that do not match the saved ones.
         """
         path = self.manager.latest_checkpoint
+        if self.restore_directory is not None:
+            path = tf.train.latest_checkpoint(self.restore_directory)
         if path is None:
             return None
         self.checkpoint.restore(path).assert_existing_objects_matched()

@@ -13,8 +13,12 @@ own and deletes it after each save (the pattern of TensorFlow's multi-worker tut
 
 import json
 import os
+import re
 
 import tensorflow as tf
+
+# A host name or IPv4 address, or an IPv6 address in brackets, then the port.
+_HOST_PORT = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})$")
 
 
 def parse_worker_hosts(text: str) -> tuple:
@@ -25,8 +29,8 @@ def parse_worker_hosts(text: str) -> tuple:
     """
     hosts = tuple(entry.strip() for entry in text.split(","))
     for host in hosts:
-        name, _, port = host.rpartition(":")
-        if not name or not port.isdigit() or not 0 < int(port) < 65536:
+        match = _HOST_PORT.match(host)
+        if not match or not 0 < int(match.group(1)) < 65536:
             raise ValueError(f"entry {host!r} is not host:port with a port in 1-65535")
     duplicates = sorted({host for host in hosts if hosts.count(host) > 1})
     if duplicates:
@@ -53,7 +57,8 @@ def _parse_tf_config(text: str):
             raise ValueError(f'TF_CONFIG: cluster job "{job}": {error}') from None
     task_type, index = task.get("type"), task.get("index")
     if task_type not in cluster:
-        raise ValueError(f"TF_CONFIG: task type {task_type!r} is not a job of the cluster ({', '.join(cluster)})")
+        raise ValueError(f"TF_CONFIG: task type {task_type!r} is not a job of the cluster "
+                         f"({', '.join(cluster)})")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[task_type]):
         raise ValueError(f'TF_CONFIG: task index {index!r} is not in 0-{len(cluster[task_type]) - 1} '
                          f'(the "{task_type}" job has {len(cluster[task_type])} tasks)')
@@ -75,8 +80,8 @@ def create_cluster_resolver(worker_hosts: str = "", task_index: int = 0, environ
     environ = os.environ if environ is None else environ
     if not worker_hosts:
         if not environ.get("TF_CONFIG"):
-            raise ValueError("--distribution_strategy=multi_worker: describe the cluster with "
-                             "--worker_hosts=host:port,... and --task_index, or the TF_CONFIG environment variable")
+            raise ValueError("--distribution_strategy=multi_worker: describe the cluster with --worker_hosts="
+                             "host:port,... and --task_index, or the TF_CONFIG environment variable")
         cluster, task_type, task_index, rpc_layer = _parse_tf_config(environ["TF_CONFIG"])
         return tf.distribute.cluster_resolver.SimpleClusterResolver(
             tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_index, rpc_layer=rpc_layer)
@@ -85,11 +90,14 @@ def create_cluster_resolver(worker_hosts: str = "", task_index: int = 0, environ
     except ValueError as error:
         raise ValueError(f"--worker_hosts={worker_hosts!r}: {error}") from None
     if isinstance(task_index, bool) or not isinstance(task_index, int) or not 0 <= task_index < len(hosts):
-        raise ValueError(f"--task_index={task_index!r}: must be in 0-{len(hosts) - 1} (one per --worker_hosts entry)")
+        raise ValueError(f"--task_index={task_index!r}: must be in 0-{len(hosts) - 1} "
+                         "(one per --worker_hosts entry)")
     if environ.get("TF_CONFIG"):
-        raise ValueError(f"--worker_hosts={worker_hosts!r}: TF_CONFIG is set too; describe the cluster one way only")
+        raise ValueError(f"--worker_hosts={worker_hosts!r}: TF_CONFIG is set too; "
+                         "describe the cluster one way only")
     return tf.distribute.cluster_resolver.SimpleClusterResolver(
-        tf.train.ClusterSpec({"worker": list(hosts)}), task_type="worker", task_id=task_index, rpc_layer="grpc")
+        tf.train.ClusterSpec({"worker": list(hosts)}), task_type="worker", task_id=task_index,
+        rpc_layer="grpc")
 
 
 def is_chief(strategy) -> bool:

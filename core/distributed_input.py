@@ -26,7 +26,8 @@ import tensorflow as tf
 # An evaluation pass iterates a distributed dataset inside a tf.function, where building the
 # per-device iterator reads the dataset's options in graph mode and tf.data warns that graph-mode
 # options may be stale. Only `experimental_slack` is read there, which tapecraft never sets.
-warnings.filterwarnings("ignore", message="To make it possible to preserve tf.data options", category=UserWarning)
+warnings.filterwarnings("ignore", message="To make it possible to preserve tf.data options",
+                        category=UserWarning)
 
 
 def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0):

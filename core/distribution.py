@@ -71,7 +71,10 @@ def create_strategy(name: str, num_replicas: int = 0, worker_hosts: str = "",
         if gpus:
             devices = [d.name for d in tf.config.list_logical_devices("GPU")][: num_replicas or None]
         else:
-            configure_logical_cpus(max(num_replicas, 1))
+            try:
+                configure_logical_cpus(max(num_replicas, 1))
+            except RuntimeError as error:  # A second run in one process asking for more devices.
+                raise ValueError(f"--num_replicas={num_replicas}: {error}") from None
             devices = [d.name for d in tf.config.list_logical_devices("CPU")][: max(num_replicas, 1)]
         if num_replicas and len(devices) < num_replicas:
             raise ValueError(f"--num_replicas={num_replicas} but only {len(devices)} devices are available")

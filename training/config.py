@@ -8,6 +8,7 @@ import dataclasses
 import math
 import os
 
+from core.cluster import create_cluster_resolver
 from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
 from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
@@ -57,6 +58,8 @@ class TrainConfig:
     deterministic: bool = False
     distribution_strategy: str = "default"
     num_replicas: int = 0
+    worker_hosts: str = ""
+    task_index: int = 0
     pretrained_weights: str | None = None
     freeze_base: bool = False
     unfreeze_from: str = ""
@@ -74,7 +77,7 @@ class TrainConfig:
         self._validate_data()
         for name in ("batch_size", "train_steps", "steps_per_loop", "keep_checkpoints"):
             _require_int(name, getattr(self, name), minimum=1)
-        for name in ("warmup_steps", "eval_every", "seed", "num_replicas"):
+        for name in ("warmup_steps", "eval_every", "seed", "num_replicas", "task_index"):
             _require_int(name, getattr(self, name), minimum=0)
         if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 10:
             raise ConfigError(f"--learning_rate={self.learning_rate!r}: must be a number in (0, 10)")
@@ -83,6 +86,7 @@ class TrainConfig:
                 f"--warmup_steps={self.warmup_steps}: must be smaller than --train_steps={self.train_steps}"
             )
         self._validate_optimization()
+        self._validate_cluster()
         if not self.model_dir:
             raise ConfigError("--model_dir='': must name a directory for checkpoints and summaries")
         try:
@@ -169,6 +173,26 @@ class TrainConfig:
                               f"--batch_size={self.batch_size} into equal micro-batches")
         _require_number("ema_decay", self.ema_decay, "0 (off) or a number in (0, 1), e.g. 0.999",
                         lambda value: value == 0 or 0 < value < 1)
+
+    def _validate_cluster(self):
+        """The multi-worker flags: only with multi_worker, and describing a cluster that holds together."""
+        if not isinstance(self.worker_hosts, str):
+            raise ConfigError(f"--worker_hosts={self.worker_hosts!r}: must be a comma-separated "
+                              "host:port list")
+        if self.distribution_strategy != "multi_worker":
+            for name, unused in (("worker_hosts", ""), ("task_index", 0)):
+                value = getattr(self, name)
+                if value != unused:
+                    raise ConfigError(f"--{name}={value!r}: only --distribution_strategy=multi_worker "
+                                      "uses it")
+            return
+        if self.task_index and not self.worker_hosts:
+            raise ConfigError(f"--task_index={self.task_index}: goes with --worker_hosts "
+                              "(TF_CONFIG has its own index)")
+        try:
+            create_cluster_resolver(self.worker_hosts, self.task_index)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -9,9 +9,13 @@
   python -m training.train --model=vgg16 --dataset=image_folder --data_dir=~/data/flowers --nonormalize \
       --pretrained_weights=~/weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 \
       --freeze_base --unfreeze_from=block5 --model_dir=runs/flowers_vgg16
+  python -m training.train --distribution_strategy=mirrored                 # every GPU of this machine
+  python -m training.train --distribution_strategy=multi_worker \
+      --worker_hosts=10.0.0.1:2222,10.0.0.2:2222 --task_index=0             # on 10.0.0.1; 1 on 10.0.0.2
 """
 
 import os
+import re
 import sys
 
 # TensorFlow's C++ logging would bury the progress lines; `training` also imports TensorFlow
@@ -95,6 +99,10 @@ flags.DEFINE_float("fine_tune_learning_rate", _DEFAULTS.fine_tune_learning_rate,
                    "phase two, small so the pretrained filters move little.")
 flags.DEFINE_boolean("export", _DEFAULTS.export, "After training, write a SavedModel for serving (images in, "
                      "class probabilities and names out) to <model_dir>/export (--noexport: skip).")
+flags.DEFINE_string("worker_hosts", _DEFAULTS.worker_hosts, "For 'multi_worker': host:port of every worker, "
+                    "comma-separated, the chief first; the same list on every worker. Empty: read TF_CONFIG.")
+flags.DEFINE_integer("task_index", _DEFAULTS.task_index, "For 'multi_worker' with --worker_hosts: this "
+                     "worker's position in the list (0 is the chief).")
 
 FLAGS = flags.FLAGS
 
@@ -122,6 +130,8 @@ def main(argv):
     except config_lib.ConfigError as error:
         sys.exit(f"error: {error}")
 
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     from core.data import DatasetError
     from layers.pretrained_weights import PretrainedWeightsError
     from training.jit import XlaCompileError
@@ -132,7 +142,16 @@ def main(argv):
     # Unusable data files; an op XLA cannot compile; model, data and weights that disagree.
     except (DatasetError, XlaCompileError, config_lib.ConfigError, PretrainedWeightsError) as error:
         sys.exit(f"error: {error}")
-    print(f"Test accuracy: {result.training.test_accuracy:.4f}")
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
+        if config.distribution_strategy != "multi_worker":
+            raise
+        # A worker died or became unreachable: the coordination service aborts everyone's collectives.
+        lost = re.findall(r"^/job:\w+/replica:\d+/task:\d+$", error.message, re.MULTILINE)
+        cause = f"no heartbeat from {', '.join(sorted(set(lost)))}" if lost else error.message.splitlines()[0]
+        sys.exit(f"error: the multi-worker job lost a worker ({cause[:200]}); start every worker again with "
+                 f"the same flags to resume from the last checkpoint in {config.model_dir}")
+    if result.training.is_chief:
+        print(f"Test accuracy: {result.training.test_accuracy:.4f}")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,17 @@ import tensorflow as tf
 
 from core import precision as precision_lib
 from core.checkpointing import TrainingCheckpoint
+from core.cluster import checkpoint_write_directory, is_chief, remove_temporary_checkpoints
 from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
                        training_dataset)
 from core.devices import detect_device
-from core.distribution import create_strategy, per_replica_batch_size
+from core.distributed_input import distribute_evaluation_batches, distribute_training_batches
+from core.distribution import create_strategy, per_replica_batch_size, xla_obstacle
+from core.replica_agreement import check_workers_agree, make_replica_state_averager
 from core.summaries import SummaryWriter
 from layers.registry import create_model
 from training.accumulation import check_micro_batches
+from training.config import ConfigError
 from training.ema import ExponentialMovingAverage, averaged_weights
 from training.jit import explain_xla_errors, resolve_jit_compile
 from training.loop import make_eval_loop, make_train_loop
@@ -36,6 +40,7 @@ class TrainResult:
     jit_compile: bool
     model: object
     ema: object = None  # The ExponentialMovingAverage of the weights with --ema_decay, else None.
+    is_chief: bool = True  # False on the other workers of a multi-worker job, which log no results.
 
 
 def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> TrainResult:
@@ -55,7 +60,14 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     # Device, precision, distribution, randomness.
     # The strategy comes first: it may split the CPU into logical devices, which must happen
     # before anything initializes TensorFlow's devices.
-    strategy = create_strategy(config.distribution_strategy, config.num_replicas)
+    try:  # What only the machine can refuse (too few devices, an uneven batch split) is a ConfigError.
+        strategy = create_strategy(config.distribution_strategy, config.num_replicas, config.worker_hosts,
+                                   config.task_index)
+        # Refuses an uneven split over replicas, or into micro-batches, early.
+        check_micro_batches(per_replica_batch_size(config.batch_size, strategy), config.grad_accum_steps)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    chief = is_chief(strategy)
     device = detect_device()
     policy, precision_reason = precision_lib.resolve_precision(config.precision, device)
     log(f"Device: {device.kind} ({device.name}); precision {policy}: {precision_reason}")
@@ -63,20 +75,22 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
 
-    # Input pipeline. Batches are split over replicas; each replica sees global / replicas.
+    # Input pipeline. Each replica gets batches of global / replicas examples; the sharding
+    # policy and how a resumed run finds its place are in core/distributed_input.py.
     datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
     log(_describe_data(datasets, config))
-    # Refuses an uneven split over replicas, or into micro-batches, early.
-    check_micro_batches(per_replica_batch_size(config.batch_size, strategy), config.grad_accum_steps)
-    train_batches = training_dataset(
-        datasets.train, datasets.num_examples["train"], config.batch_size, config.seed,
-        augment=create_augmentation(config.augment, datasets.input_shape),
-        mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes),
-        examples=datasets.train_examples)
-    train_iterator = iter(strategy.experimental_distribute_dataset(train_batches))
-    validation_batches = strategy.experimental_distribute_dataset(
-        evaluation_dataset(datasets.validation, config.batch_size))
-    test_batches = strategy.experimental_distribute_dataset(evaluation_dataset(datasets.test, config.batch_size))
+    steps_done, iterator_saved = _saved_position(tf.train.latest_checkpoint(config.model_dir))
+    train_iterator, iterator_checkpointable = distribute_training_batches(
+        strategy, lambda batch_size: training_dataset(
+            datasets.train, datasets.num_examples["train"], batch_size, config.seed,
+            augment=create_augmentation(config.augment, datasets.input_shape),
+            mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes),
+            examples=datasets.train_examples),
+        config.batch_size, steps_done, restore_iterator=iterator_saved)
+    validation_batches = distribute_evaluation_batches(
+        strategy, lambda batch_size: evaluation_dataset(datasets.validation, batch_size), config.batch_size)
+    test_batches = distribute_evaluation_batches(
+        strategy, lambda batch_size: evaluation_dataset(datasets.test, batch_size), config.batch_size)
 
     # Model, optimizer, weight average and metrics, created under the policy (layer dtypes) and the
     # strategy (variable placement). The optimizer's slots are built now so a checkpoint can fill them.
@@ -95,23 +109,35 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     jit_compile, jit_reason = resolve_jit_compile(
         config.jit_compile, device, model, datasets.input_shape, precision_lib.compute_dtype(policy))
+    obstacle = xla_obstacle(strategy, device.kind)
+    if jit_compile and obstacle:
+        if config.jit_compile == "true":
+            raise ConfigError(f"--jit_compile=true: {obstacle}; use --jit_compile=auto or false")
+        jit_compile, jit_reason = False, obstacle
     log(f"XLA {'on' if jit_compile else 'off'}: {jit_reason}")
 
     # Checkpoint: everything needed to continue exactly. `model.variables` adds the state
     # Keras keeps outside the layer attributes (dropout seed generators); variables reached
-    # twice are saved once.
+    # twice are saved once. Every worker saves; only the chief's checkpoints stay.
+    checkpoint_directory = checkpoint_write_directory(config.model_dir, strategy)
     checkpoint = TrainingCheckpoint(
-        config.model_dir, config.keep_checkpoints, model=model, optimizer=optimizer, global_step=global_step,
-        train_iterator=train_iterator, model_variables=list(model.variables), **({"ema": ema} if ema else {}))
+        checkpoint_directory, config.keep_checkpoints, restore_directory=config.model_dir, model=model,
+        optimizer=optimizer, global_step=global_step, model_variables=list(model.variables),
+        **({"train_iterator": train_iterator} if iterator_checkpointable else {}),
+        **({"ema": ema} if ema else {}))
     restored = checkpoint.restore_latest()
+    if strategy.cluster_resolver is not None:
+        check_workers_agree(strategy, int(global_step.numpy()), "the step to resume (is --model_dir shared?)")
     if restored:
-        log(f"Resumed from {restored} at step {int(global_step)}")
+        replayed = "" if iterator_checkpointable else f"; input replayed to step {steps_done}"
+        log(f"Resumed from {restored} at step {int(global_step.numpy())}{replayed}")
 
     # Compiled loops.
     train_step = make_train_step(model, optimizer, train_metrics, config.batch_size, config.grad_accum_steps,
                                  config.clip_grad_norm, gradient_norm, ema)
     train_loop = make_train_loop(train_step, strategy, jit_compile)
     eval_loop = make_eval_loop(make_eval_step(model, eval_metrics), strategy, jit_compile)
+    average_replica_state = make_replica_state_averager(strategy, model.variables)
 
     def evaluate(batches):
         """Metrics of the weights' moving average when there is one, else of the weights."""
@@ -122,18 +148,19 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
 
     # The loop: each host call runs up to `steps_per_loop` steps, stopping at evaluation
     # boundaries; summaries, evaluation and checkpoints happen between calls.
-    summaries = SummaryWriter(config.model_dir, "train")
-    validation_summaries = SummaryWriter(config.model_dir, "validation")
+    summaries = SummaryWriter(config.model_dir, "train", enabled=chief)
+    validation_summaries = SummaryWriter(config.model_dir, "validation", enabled=chief)
     progress = ProgressReporter(config.train_steps, config.batch_size)
     validation_history = []
-    step = int(global_step)
+    step = int(global_step.numpy())
     while step < config.train_steps:
         steps = _steps_until_boundary(step, config)
         train_metrics.reset()
         gradient_norm.reset_state()
         with explain_xla_errors():  # An op XLA cannot compile fails the first call: name it.
             train_loop(train_iterator, tf.constant(steps, tf.int32))
-        step = int(global_step.assign_add(steps))
+        average_replica_state()  # One value of BatchNorm statistics on every replica.
+        step = int(global_step.assign_add(steps).numpy())
         figures = progress.report(step, steps, train_metrics.results())
         if not tf.math.is_finite(figures["loss"]):
             raise FloatingPointError(
@@ -148,7 +175,9 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
             validation_summaries.scalars(step, validation)
             log(f"step {step}: validation loss {validation['loss']:.4f} | accuracy {validation['accuracy']:.4f}")
             path = checkpoint.save(step)
-            log(f"Saved checkpoint {path}")
+            remove_temporary_checkpoints(checkpoint_directory, config.model_dir)
+            if chief:
+                log(f"Saved checkpoint {path}")
             progress.restart_clock()
     summaries.close()
     validation_summaries.close()
@@ -156,7 +185,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     test = evaluate(test_batches)
     return TrainResult(
         test_accuracy=test["accuracy"], test_loss=test["loss"], validation_history=validation_history,
-        final_step=step, precision=policy, jit_compile=jit_compile, model=model, ema=ema)
+        final_step=step, precision=policy, jit_compile=jit_compile, model=model, ema=ema, is_chief=chief)
 
 
 def _describe_data(datasets, config):
@@ -182,14 +211,25 @@ def _steps_until_boundary(step, config):
     return min(config.steps_per_loop, boundary - step)
 
 
+def _saved_position(path):
+    """(global step, whether the data iterator is saved) of the checkpoint at `path`, unrestored."""
+    if path is None:
+        return 0, True
+    reader = tf.train.load_checkpoint(path)
+    names = reader.get_variable_to_shape_map()
+    return int(reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE")), any(
+        name.startswith("train_iterator/") for name in names)
+
+
 def _current_learning_rate(optimizer):
-    # Keras evaluates a schedule at the optimizer's applied-update count here.
-    return float(optimizer.learning_rate)
+    # Keras evaluates a schedule at the optimizer's applied-update count here. A constant rate
+    # is a variable, mirrored under a strategy: float() needs it converted first.
+    return float(tf.convert_to_tensor(optimizer.learning_rate))
 
 
 def _loss_scale_scalar(optimizer):
     scale = precision_lib.loss_scale_of(optimizer)
-    return {} if scale is None else {"loss_scale": float(scale)}
+    return {} if scale is None else {"loss_scale": float(tf.convert_to_tensor(scale))}
 
 
 def _gradient_norm_scalar(gradient_norm, config):

@@ -17,7 +17,13 @@ def test_worker_hosts_flags_describe_the_same_cluster_as_tf_config():
     assert from_flags.cluster_spec().as_dict() == {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]}
     assert (from_flags.task_type, from_flags.task_id, from_flags.rpc_layer) == ("worker", 1, "grpc")
     assert from_environment.cluster_spec().as_dict() == from_flags.cluster_spec().as_dict()
-    assert (from_environment.task_type, from_environment.task_id) == (from_flags.task_type, from_flags.task_id)
+    assert from_environment.task_type == from_flags.task_type
+    assert from_environment.task_id == from_flags.task_id
+
+
+def test_host_names_and_bracketed_ipv6_addresses_are_accepted():
+    assert parse_worker_hosts("worker-0.cluster.local:2222, [::1]:2223") == ("worker-0.cluster.local:2222",
+                                                                               "[::1]:2223")
 
 
 @pytest.mark.parametrize("text,message", [
@@ -27,6 +33,7 @@ def test_worker_hosts_flags_describe_the_same_cluster_as_tf_config():
     ("127.0.0.1:70000", "with a port in 1-65535"),
     (":2222", "entry ':2222' is not host:port"),
     ("127.0.0.1:2222, 127.0.0.1:2222", "127.0.0.1:2222 is listed twice"),
+    ("10.0.0.1:2222;10.0.0.2:2222", "entry '10.0.0.1:2222;10.0.0.2:2222' is not host:port"),
 ])
 def test_malformed_worker_hosts_are_named(text, message):
     with pytest.raises(ValueError, match=message):
@@ -47,7 +54,8 @@ def test_malformed_worker_hosts_are_named(text, message):
     ("", 0, {"TF_CONFIG": '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 1}}'},
      'task index 1 is not in 0-0 (the "worker" job has 1 tasks)'),
 ])
-def test_a_cluster_that_does_not_hold_together_is_refused_in_one_line(worker_hosts, task_index, environment, message):
+def test_a_cluster_that_does_not_hold_together_is_refused_in_one_line(worker_hosts, task_index, environment,
+                                                                      message):
     with pytest.raises(ValueError) as error:
         create_cluster_resolver(worker_hosts, task_index, environ=environment)
     assert message in str(error.value)

@@ -41,7 +41,8 @@ def _mirrored_steps(strategy, iterator, count):
     steps = []
     for _ in range(count):
         replicas = strategy.experimental_local_results(next(iterator))
-        steps.append((np.concatenate([r[0].numpy() for r in replicas]), np.concatenate([r[1].numpy() for r in replicas])))
+        steps.append((np.concatenate([r[0].numpy() for r in replicas]),
+                      np.concatenate([r[1].numpy() for r in replicas])))
     return steps
 
 
@@ -85,7 +86,8 @@ def test_two_workers_with_two_replicas_each_train_on_the_global_batches_of_one_r
         parts = [next(stream) for stream in streams for _ in range(local_replicas)]
         assert all(part[0].shape[0] == GLOBAL_BATCH // 4 for part in parts)
         np.testing.assert_array_equal(
-            _sorted_rows(np.concatenate([p[0].numpy() for p in parts]), np.concatenate([p[1].numpy() for p in parts])),
+            _sorted_rows(np.concatenate([p[0].numpy() for p in parts]),
+                         np.concatenate([p[1].numpy() for p in parts])),
             _sorted_rows(images, labels))
 
 

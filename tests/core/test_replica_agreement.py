@@ -35,7 +35,8 @@ def _train(strategy, model, optimizer, images, labels, steps=1):
     metrics = ClassificationMetrics("train")
     batches = strategy.distribute_datasets_from_function(
         lambda context: tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(images) // 2).repeat())
-    loop = make_train_loop(make_train_step(model, optimizer, metrics, len(images)), strategy, jit_compile=False)
+    step = make_train_step(model, optimizer, metrics, len(images))
+    loop = make_train_loop(step, strategy, jit_compile=False)
     loop(iter(batches), tf.constant(steps))
 
 

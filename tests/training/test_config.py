@@ -52,6 +52,8 @@ BAD_VALUES = [
     ("fine_tune_steps", 0, "--fine_tune_steps=0: must be a positive integer"),
     ("fine_tune_learning_rate", 0.0, "--fine_tune_learning_rate=0.0: must be a number in (0, 10)"),
     ("export", "no", "--export='no': must be true or false"),
+    ("worker_hosts", "127.0.0.1:2222", "--worker_hosts='127.0.0.1:2222': only --distribution_strategy=multi_worker"),
+    ("task_index", -1, "--task_index=-1: must be an integer >= 0"),
 ]
 
 
