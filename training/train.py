@@ -146,8 +146,10 @@ def main(argv):
         if config.distribution_strategy != "multi_worker":
             raise
         # A worker died or became unreachable: the coordination service aborts everyone's collectives.
-        lost = re.findall(r"^/job:\w+/replica:\d+/task:\d+$", error.message, re.MULTILINE)
-        cause = f"no heartbeat from {', '.join(sorted(set(lost)))}" if lost else error.message.splitlines()[0]
+        # The error names the dead task: "remote target /job:worker/replica:0/task:1" (its socket
+        # closed) or "The following tasks are unhealthy ... /job:worker/replica:0/task:1" (no heartbeat).
+        tasks = sorted(set(re.findall(r"/job:\w+/replica:\d+/task:\d+\b(?!/device)", error.message)))
+        cause = ", ".join(tasks) or "a peer stopped responding"
         sys.exit(f"error: the multi-worker job lost a worker ({cause[:200]}); start every worker again with "
                  f"the same flags to resume from the last checkpoint in {config.model_dir}")
     if result.training.is_chief:
