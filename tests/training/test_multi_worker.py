@@ -166,7 +166,9 @@ def test_the_resumed_job_trained_the_same_weights_as_one_replica_with_the_global
     single = train_and_evaluate(TrainConfig(**SETTINGS, jit_compile="false", model_dir=str(tmp_path)),
                                 log=lambda line: None)
     # Same examples per step (core/distributed_input.py), across the kill and the replay; only
-    # float32 summation order differs (each worker sums half the batch). After 300 Adam steps
-    # the largest difference measured was ~1e-6; the tolerance leaves room for other CPUs.
+    # float32 summation order differs (each worker sums half the batch), which 300 Adam steps
+    # amplify in a few coordinates with tiny second moments (one element of 32768 differed by 1%
+    # when op determinism had changed the kernels). Per variable the difference measured at most
+    # ~1e-4 of the weights' norm; a run with a doubled learning rate differs by 23-97%.
     for a, b in zip(job.weights(0), [variable.numpy() for variable in single.model.variables]):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+        assert np.linalg.norm(a - b) <= 1e-3 * np.linalg.norm(b)
