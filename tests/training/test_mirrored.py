@@ -118,6 +118,22 @@ def test_training_metrics_and_summaries_are_reduced_over_replicas(runs):
     assert two_loss == pytest.approx(one_loss, rel=1e-5)
 
 
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
+def test_clipping_accumulation_and_weight_averaging_agree_on_one_and_two_replicas(tmp_path, precision):
+    # Clipping bounds the norm of the gradient summed over replicas; each replica accumulates
+    # two micro-batches of its half; the average follows identical weights on every replica.
+    toolbox = dict(clip_grad_norm=0.1, grad_accum_steps=2, ema_decay=0.9)
+    one = Run(tmp_path / "one", precision, **toolbox)
+    two = Run(tmp_path / "two", precision, **toolbox, **MIRRORED)
+    moved = _norm([w - w0 for w, w0 in zip(one.weights, one.initial)])
+    assert _norm([a - b for a, b in zip(one.weights, two.weights)]) / moved < TOLERANCE[precision]
+    norms = _scalars(two.model_dir, "gradient_norm")
+    assert min(norms.values()) > 0.1  # Clipping was active at every step.
+    assert norms == pytest.approx(_scalars(one.model_dir, "gradient_norm"), rel=TOLERANCE[precision])
+    # Evaluation uses the weight average, so this compares the averages too.
+    assert two.result.validation_history[-1][1]["loss"] == pytest.approx(
+        one.result.validation_history[-1][1]["loss"], rel=TOLERANCE[precision])
+
 class NormalizedDropoutNet(keras.Model):
     """Dense -> BatchNorm -> ReLU -> Dropout -> logits: state that replicas and resumes must carry."""
 
