@@ -7,16 +7,18 @@ kept batches to consecutive local replicas. Global step s therefore trains on ex
 U[s*R] ... U[s*R + R - 1] (R replicas in all), the same examples as one replica with the whole
 global batch, whatever the cluster shape: 1 device, 8 GPUs or several machines. TensorFlow's
 auto-sharding does not apply (`distribute_datasets_from_function` leaves sharding to us), and
-sharding by file is not possible: tapecraft's splits are in-memory tf.data datasets that the
-pipeline caches and shuffles whole. The cost is that every worker prepares every batch and keeps
-1/N of them; for the cached in-memory datasets this is small next to the training step.
+there are no files to shard: every tapecraft dataset is decoded into memory at load time and
+shuffled whole. The cost is that every worker prepares every batch and keeps 1/N of them; for
+in-memory examples this is small next to the training step.
 
 Resuming: TensorFlow 2.21 cannot checkpoint a distributed iterator (it is not a `Trackable`),
 so under a real strategy the position in the stream is the global step: a resumed run skips the
-s*R per-replica batches already consumed (tf.data `skip`, which replays the pipeline: about 1 s
-per 600,000 examples of `digits` on one CPU core). The replay is exact when the pipeline is
-deterministic for its seed (tapecraft's shuffling and augmentation are). The default strategy
-hands back the tf.data iterator itself, which the checkpoint saves and restores directly.
+s*R per-replica batches already consumed (tf.data `skip`, which replays the pipeline). The replay
+is exact when the pipeline is deterministic for its seed (tapecraft's shuffling, augmentation
+and mixing are), and costs time in proportion to the steps done: on this 2-core machine about
+40 us per example for `digits` (25 s for 10,000 steps of 64), 70 us with crop augmentation. The
+default strategy hands back the tf.data iterator itself, which the checkpoint saves and restores
+in constant time.
 """
 
 import warnings

@@ -175,7 +175,8 @@ def test_a_mirrored_run_resumes_exactly_with_batch_norm_and_dropout_state(tmp_pa
     (dict(num_replicas=3), "--num_replicas=3: cannot split the CPU into 3 logical devices"),
 ])
 def test_what_the_machine_cannot_do_is_refused_in_one_line(tmp_path, overrides, message):
-    config = TrainConfig(**{**SETTINGS, **MIRRORED, "precision": "float32", "model_dir": str(tmp_path), **overrides})
+    settings = {**SETTINGS, **MIRRORED, "precision": "float32", "model_dir": str(tmp_path), **overrides}
+    config = TrainConfig(**settings)
     with pytest.raises(ConfigError) as error:
         train_and_evaluate(config, log=lambda line: None)
     assert str(error.value).startswith(message)
