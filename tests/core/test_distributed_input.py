@@ -38,7 +38,7 @@ def _sorted_rows(images, labels):
     return rows[np.lexsort(rows.T[::-1])]
 
 
-def _mirrored_steps(strategy, iterator, count):
+def _distributed_steps(strategy, iterator, count):
     steps = []
     for _ in range(count):
         replicas = strategy.experimental_local_results(next(iterator))
@@ -47,13 +47,14 @@ def _mirrored_steps(strategy, iterator, count):
     return steps
 
 
-def test_two_replicas_split_exactly_the_global_batch_of_one(data):
-    strategy = create_strategy("mirrored", 2)
+@pytest.mark.parametrize("name,replicas", [("one_device", 0), ("mirrored", 2)])
+def test_replicas_split_exactly_the_global_batch_of_one(data, name, replicas):
+    strategy = create_strategy(name, replicas)
     iterator, checkpointable = distribute_training_batches(strategy, _make_batches(data), GLOBAL_BATCH)
     assert not checkpointable  # TensorFlow 2.21's distributed iterator is not a Trackable.
     for (images, labels), (expected_images, expected_labels) in zip(
-            _mirrored_steps(strategy, iterator, 20), _global_batches(data, 20)):
-        # Replica 0 holds the first half of the global batch, replica 1 the second.
+            _distributed_steps(strategy, iterator, 20), _global_batches(data, 20)):
+        # With two replicas, replica 0 holds the first half of the global batch, replica 1 the second.
         np.testing.assert_array_equal(images, expected_images)
         np.testing.assert_array_equal(labels, expected_labels)
 
@@ -62,7 +63,7 @@ def test_a_resumed_iterator_continues_where_the_global_step_left_off(data):
     strategy = create_strategy("mirrored", 2)
     iterator, _ = distribute_training_batches(strategy, _make_batches(data), GLOBAL_BATCH, steps_done=13)
     for (images, labels), (expected_images, expected_labels) in zip(
-            _mirrored_steps(strategy, iterator, 8), _global_batches(data, 8, start=13)):
+            _distributed_steps(strategy, iterator, 8), _global_batches(data, 8, start=13)):
         np.testing.assert_array_equal(images, expected_images)
         np.testing.assert_array_equal(labels, expected_labels)
 
