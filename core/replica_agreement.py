@@ -23,19 +23,28 @@ import math
 import tensorflow as tf
 
 
-def make_replica_state_averager(strategy, variables):
-    """Returns average() that sets every replica's copy of the layers' float state to their mean.
+def replica_local_state(model):
+    """The variables a model's forward pass updates on each replica: BatchNorm's moving statistics.
 
-    Args:
-      strategy: the strategy the variables were created under.
-      variables: the model's variables; the non-trainable floating-point ones are averaged
-        (trainable ones are kept identical by the optimizer's all-reduce; integer state such as
-        seed generators advances identically on every replica).
+    That is the non-trainable floating-point variables of layers that are trainable. Frozen
+    layers' variables are left out (identical everywhere, and possibly a whole pretrained
+    backbone, too costly to all-reduce for nothing), as are integer seed-generator states, which
+    advance identically on every replica. Trainable variables stay identical through the
+    optimizer's all-reduce.
+    """
+    # Keras 3 has no public walk over nested layers; `_flatten_layers` is what its summary uses.
+    frozen = {id(v) for layer in model._flatten_layers() if not layer.trainable for v in layer.weights}
+    return [v for v in model.non_trainable_variables
+            if tf.as_dtype(v.dtype).is_floating and id(v) not in frozen]
+
+
+def make_replica_state_averager(strategy, model):
+    """Returns average() that sets every replica's copy of `replica_local_state(model)` to their mean.
 
     Returns:
       A callable to run in cross-replica context at loop boundaries (a no-op with one replica).
     """
-    state = [v for v in variables if not v.trainable and tf.as_dtype(v.dtype).is_floating]
+    state = replica_local_state(model)
     if strategy.num_replicas_in_sync == 1 or not state:
         return lambda: None
 

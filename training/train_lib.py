@@ -137,7 +137,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
                                  config.clip_grad_norm, gradient_norm, ema)
     train_loop = make_train_loop(train_step, strategy, jit_compile)
     eval_loop = make_eval_loop(make_eval_step(model, eval_metrics), strategy, jit_compile)
-    average_replica_state = make_replica_state_averager(strategy, model.variables)
+    average_replica_state = make_replica_state_averager(strategy, model)
 
     def evaluate(batches):
         """Metrics of the weights' moving average when there is one, else of the weights."""

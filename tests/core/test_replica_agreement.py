@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from core import precision as precision_lib
 from core.distribution import create_strategy
-from core.replica_agreement import make_replica_state_averager
+from core.replica_agreement import make_replica_state_averager, replica_local_state
 from training.loop import make_train_loop
 from training.metrics import ClassificationMetrics
 from training.optimizers import create_optimizer
@@ -54,7 +54,7 @@ def test_batch_norm_statistics_drift_per_replica_and_the_averager_sets_them_to_t
     moving_mean = model.norm.moving_mean
     first, second = _replica_copies(strategy, moving_mean)
     assert np.abs(first - second).max() > 0.1  # Keras 3 updates each replica's copy alone.
-    make_replica_state_averager(strategy, model.variables)()
+    make_replica_state_averager(strategy, model)()
     for copy in _replica_copies(strategy, moving_mean):
         np.testing.assert_allclose(copy, (first + second) / 2, rtol=1e-6)
     for variable in model.trainable_variables:  # Already identical: the optimizer all-reduces.
@@ -83,3 +83,12 @@ def test_a_float16_overflow_on_one_replica_skips_the_step_on_every_replica(overf
     assert float(tf.convert_to_tensor(optimizer.dynamic_scale)) == precision_lib.INITIAL_LOSS_SCALE / 2
     assert int(tf.convert_to_tensor(optimizer.iterations)) == 0  # The schedule does not advance.
 
+
+
+def test_only_statistics_of_trainable_layers_are_replica_state():
+    model = NormalizedNet(3)
+    model(tf.zeros((1, 4, 4, 1)))
+    assert [v.path for v in replica_local_state(model)] == [model.norm.moving_mean.path,
+                                                            model.norm.moving_variance.path]
+    model.norm.trainable = False  # A frozen layer's statistics no longer change.
+    assert replica_local_state(model) == []

@@ -123,7 +123,8 @@ def interrupted_then_resumed(tmp_path_factory):
 
 
 def test_a_killed_worker_fails_the_job_cleanly_within_a_timeout(interrupted_then_resumed):
-    first, _ = interrupted_then_resumed
+    first, restarted = interrupted_then_resumed
+    assert all(process.poll() is not None for process in first.processes + restarted.processes)  # No orphan.
     assert first.processes[0].returncode not in (0, None)  # wait() above failed the test on a hang.
     errors = first.stderr_lines(0)
     # Which error arrives first varies: the dead peer's closed socket or its missing heartbeats.
