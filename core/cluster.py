@@ -5,10 +5,10 @@ TF_CONFIG environment variable, a JSON object such as
   {"cluster": {"worker": ["10.0.0.1:2222", "10.0.0.2:2222"]}, "task": {"type": "worker", "index": 0}}
 `--worker_hosts=10.0.0.1:2222,10.0.0.2:2222 --task_index=0` describes the same cluster from flags.
 Every worker runs the same command except for its task index. The chief (task "chief" 0 when the
-cluster has one, else worker 0) writes the summaries, the logs of the final results and the
-checkpoints in `--model_dir`; every other worker must save too, because saving a checkpoint of
-distributed variables is a collective operation, so it writes into a temporary directory of its
-own and deletes it after each save (the pattern of TensorFlow's multi-worker tutorial).
+cluster has one, else worker 0) writes the summaries, the final report, the checkpoints and the
+export in `--model_dir`; every other worker must save too, because saving distributed variables
+may be a collective operation, so it writes into a temporary directory of its own and deletes it
+after each save (the pattern of TensorFlow's multi-worker tutorial).
 """
 
 import json
@@ -105,11 +105,12 @@ def is_chief(strategy) -> bool:
     return strategy.extended.should_checkpoint
 
 
-def checkpoint_write_directory(model_dir: str, strategy) -> str:
-    """`model_dir` for the chief; a temporary directory of this worker's, under it, for the others.
+def write_directory(model_dir: str, strategy) -> str:
+    """Where this worker writes what every worker must save (checkpoints, the export).
 
-    Checkpoints are always restored from `model_dir`, so on several machines it must be a
-    filesystem every worker sees (NFS, GCS...).
+    `model_dir` for the chief; for the others a temporary directory of their own under it, to
+    remove after each save. Checkpoints are always restored from `model_dir`, so on several
+    machines it must be a filesystem every worker sees (NFS, GCS...).
     """
     if is_chief(strategy):
         return model_dir
@@ -117,7 +118,7 @@ def checkpoint_write_directory(model_dir: str, strategy) -> str:
     return os.path.join(model_dir, f"temporary_{resolver.task_type}{resolver.task_id}")
 
 
-def remove_temporary_checkpoints(write_directory: str, model_dir: str):
-    """Deletes a non-chief worker's temporary checkpoint directory (nothing for the chief)."""
-    if write_directory != model_dir and tf.io.gfile.exists(write_directory):
-        tf.io.gfile.rmtree(write_directory)
+def remove_temporary_directory(directory: str, model_dir: str):
+    """Deletes a non-chief worker's `write_directory` (nothing for the chief's `model_dir`)."""
+    if directory != model_dir and tf.io.gfile.exists(directory):
+        tf.io.gfile.rmtree(directory)

@@ -1,16 +1,15 @@
 """A `tf.distribute` strategy from a name, and the batch arithmetic that goes with it."""
 
+import os
+
 import tensorflow as tf
 
 from core.cluster import create_cluster_resolver
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 
-# One MirroredStrategy per device set per process. TensorFlow numbers each instance's collective
-# operations from the same starting key, so a second instance over the same devices (a second
-# run in one process: a sweep, a notebook, a test suite) collides with the first's collectives:
-# "Shape mismatch in the collective instance ...".
-_MIRRORED_STRATEGIES = {}
+# Strategies built so far, by their settings (see create_strategy).
+_STRATEGIES = {}
 
 
 def configure_logical_cpus(count: int):
@@ -37,7 +36,14 @@ def configure_logical_cpus(count: int):
 
 def create_strategy(name: str, num_replicas: int = 0, worker_hosts: str = "",
                     task_index: int = 0) -> tf.distribute.Strategy:
-    """Builds the strategy called `name`.
+    """The strategy called `name`: built on the first call, the same instance on later calls.
+
+    One instance per setting per process. TensorFlow numbers each MirroredStrategy's collective
+    operations from the same starting key, so a second instance over the same devices (a second
+    run in one process: a sweep, a notebook, a test suite, fine-tuning after a frozen phase)
+    collides with the first's collectives ("Shape mismatch in the collective instance ...");
+    MultiWorkerMirroredStrategy configures the process's collective ops, which can happen once;
+    TPUStrategy initializes the TPU system, which a second time would wipe.
 
     Args:
       name: one of STRATEGIES.
@@ -52,19 +58,29 @@ def create_strategy(name: str, num_replicas: int = 0, worker_hosts: str = "",
     """
     if name not in STRATEGIES:
         raise ValueError(f"unknown distribution strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    key = (name, num_replicas, worker_hosts, task_index, os.environ.get("TF_CONFIG", ""))
+    if key not in _STRATEGIES:
+        if name == "multi_worker" and any(known[0] == name for known in _STRATEGIES):
+            raise ValueError("--distribution_strategy=multi_worker: this process already joined another "
+                             "cluster; a process belongs to one")
+        _STRATEGIES[key] = _build_strategy(name, num_replicas, worker_hosts, task_index)
+    return _STRATEGIES[key]
+
+
+def _build_strategy(name, num_replicas, worker_hosts, task_index):
     if name == "multi_worker":
         # First: the strategy configures collective ops, which must happen before anything
-        # (listing logical devices included) initializes TensorFlow's context.
-        # Each worker mirrors over its GPUs (or its CPU); gradients are all-reduced over gRPC
-        # between workers. A dead worker is detected by the coordination service's heartbeats
-        # (about 10 s) and fails the collectives of the others with UnavailableError.
+        # (listing logical devices included) initializes TensorFlow's context. Each worker
+        # mirrors over its GPUs (or its CPU); gradients are all-reduced over gRPC between
+        # workers. A dead worker is detected by the coordination service's heartbeats (about
+        # 10 s) and fails the collectives of the others with UnavailableError.
         return tf.distribute.MultiWorkerMirroredStrategy(
             cluster_resolver=create_cluster_resolver(worker_hosts, task_index))
     # Physical, not logical: listing logical devices initializes TensorFlow, after which the CPU
     # can no longer be split for `mirrored` on a machine without GPUs.
     gpus = tf.config.list_physical_devices("GPU")
-    if name == "default":
-        return tf.distribute.get_strategy()
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     if name == "mirrored":
@@ -78,9 +94,7 @@ def create_strategy(name: str, num_replicas: int = 0, worker_hosts: str = "",
             devices = [d.name for d in tf.config.list_logical_devices("CPU")][: max(num_replicas, 1)]
         if num_replicas and len(devices) < num_replicas:
             raise ValueError(f"--num_replicas={num_replicas} but only {len(devices)} devices are available")
-        if tuple(devices) not in _MIRRORED_STRATEGIES:
-            _MIRRORED_STRATEGIES[tuple(devices)] = tf.distribute.MirroredStrategy(devices)
-        return _MIRRORED_STRATEGIES[tuple(devices)]
+        return tf.distribute.MirroredStrategy(devices)
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)

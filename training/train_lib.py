@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from core import precision as precision_lib
 from core.checkpointing import TrainingCheckpoint
-from core.cluster import checkpoint_write_directory, is_chief, remove_temporary_checkpoints
+from core.cluster import is_chief, remove_temporary_directory, write_directory
 from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
                        training_dataset)
 from core.devices import detect_device
@@ -41,6 +41,7 @@ class TrainResult:
     model: object
     ema: object = None  # The ExponentialMovingAverage of the weights with --ema_decay, else None.
     is_chief: bool = True  # False on the other workers of a multi-worker job, which log no results.
+    strategy: object = None  # The tf.distribute strategy the model's variables live under.
 
 
 def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> TrainResult:
@@ -58,15 +59,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
       TrainResult with the test accuracy of the final weights.
     """
     # Device, precision, distribution, randomness.
-    # The strategy comes first: it may split the CPU into logical devices, which must happen
-    # before anything initializes TensorFlow's devices.
-    try:  # What only the machine can refuse (too few devices, an uneven batch split) is a ConfigError.
-        strategy = create_strategy(config.distribution_strategy, config.num_replicas, config.worker_hosts,
-                                   config.task_index)
-        # Refuses an uneven split over replicas, or into micro-batches, early.
-        check_micro_batches(per_replica_batch_size(config.batch_size, strategy), config.grad_accum_steps)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    strategy = create_run_strategy(config)
     chief = is_chief(strategy)
     device = detect_device()
     policy, precision_reason = precision_lib.resolve_precision(config.precision, device)
@@ -119,7 +112,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     # Checkpoint: everything needed to continue exactly. `model.variables` adds the state
     # Keras keeps outside the layer attributes (dropout seed generators); variables reached
     # twice are saved once. Every worker saves; only the chief's checkpoints stay.
-    checkpoint_directory = checkpoint_write_directory(config.model_dir, strategy)
+    checkpoint_directory = write_directory(config.model_dir, strategy)
     checkpoint = TrainingCheckpoint(
         checkpoint_directory, config.keep_checkpoints, restore_directory=config.model_dir, model=model,
         optimizer=optimizer, global_step=global_step, model_variables=list(model.variables),
@@ -175,7 +168,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
             validation_summaries.scalars(step, validation)
             log(f"step {step}: validation loss {validation['loss']:.4f} | accuracy {validation['accuracy']:.4f}")
             path = checkpoint.save(step)
-            remove_temporary_checkpoints(checkpoint_directory, config.model_dir)
+            remove_temporary_directory(checkpoint_directory, config.model_dir)
             if chief:
                 log(f"Saved checkpoint {path}")
             progress.restart_clock()
@@ -185,7 +178,28 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     test = evaluate(test_batches)
     return TrainResult(
         test_accuracy=test["accuracy"], test_loss=test["loss"], validation_history=validation_history,
-        final_step=step, precision=policy, jit_compile=jit_compile, model=model, ema=ema, is_chief=chief)
+        final_step=step, precision=policy, jit_compile=jit_compile, model=model, ema=ema, is_chief=chief,
+        strategy=strategy)
+
+
+def create_run_strategy(config):
+    """The run's tf.distribute strategy; built once per process, so calling it again is cheap.
+
+    Call it before anything else runs TensorFlow ops (loading data does): it may split the CPU
+    into logical devices or join a multi-worker cluster, which must precede TensorFlow's
+    initialization.
+
+    Raises:
+      ConfigError: for what only the machine can refuse: too few devices, a global batch that
+        does not split evenly over replicas or into micro-batches, a cluster that does not form.
+    """
+    try:
+        strategy = create_strategy(config.distribution_strategy, config.num_replicas, config.worker_hosts,
+                                   config.task_index)
+        check_micro_batches(per_replica_batch_size(config.batch_size, strategy), config.grad_accum_steps)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return strategy
 
 
 def _describe_data(datasets, config):

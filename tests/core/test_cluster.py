@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.cluster import checkpoint_write_directory, create_cluster_resolver, is_chief, parse_worker_hosts
+from core.cluster import create_cluster_resolver, is_chief, parse_worker_hosts, write_directory
 from core.distribution import create_strategy
 
 HOSTS = "127.0.0.1:2222,127.0.0.1:2223"
@@ -65,4 +65,4 @@ def test_a_cluster_that_does_not_hold_together_is_refused_in_one_line(worker_hos
 def test_a_single_machine_strategy_is_its_own_chief_and_writes_checkpoints_in_model_dir(tmp_path):
     strategy = create_strategy("mirrored", 2)
     assert is_chief(strategy)
-    assert checkpoint_write_directory(str(tmp_path), strategy) == str(tmp_path)
+    assert write_directory(str(tmp_path), strategy) == str(tmp_path)

@@ -147,8 +147,9 @@ def test_a_restarted_job_resumes_and_both_workers_end_with_identical_weights(int
         np.testing.assert_array_equal(a, b)  # Both apply the same all-reduced update to the same weights.
     assert "Test accuracy: " in job.stdout(0) and "Test accuracy" not in job.stdout(1)
     assert "Saved checkpoint" in job.stdout(0) and "Saved checkpoint" not in job.stdout(1)
+    assert "Exported for serving" in job.stdout(0) and "Exported for serving" not in job.stdout(1)
     run = job.directory.parent / "run"
-    assert (run / "ckpt-300.index").exists()
+    assert (run / "ckpt-300.index").exists() and (run / "export" / "saved_model.pb").exists()
     assert not [path.name for path in run.iterdir() if path.name.startswith("temporary_")]
     assert len(list((run / "train").glob("events.out.tfevents.*"))) == 2  # The chief's, one per start.
 
