@@ -53,30 +53,24 @@ def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0):
     return dataset_fn
 
 
-def distribute_training_batches(strategy, make_batches, global_batch_size, steps_done=0,
-                                restore_iterator=True):
-    """An iterator over the endless training stream, split per replica, positioned at `steps_done`.
+def distribute_training_batches(strategy, make_batches, global_batch_size, skip_steps=0):
+    """An iterator over the endless training stream, split per replica, after `skip_steps` steps.
 
     Args:
       strategy: the run's tf.distribute strategy.
       make_batches: per_replica_batch_size -> endless tf.data.Dataset of per-replica batches,
         the same stream on every worker.
       global_batch_size: examples per step over all replicas.
-      steps_done: global steps already trained (from the checkpoint being resumed).
-      restore_iterator: whether the checkpoint being resumed (if any) holds the iterator's state.
-
-    Returns:
-      (iterator, checkpointable): when `checkpointable`, the iterator is a plain tf.data iterator
-      that belongs in the checkpoint and is not yet positioned (restoring the checkpoint does it);
-      otherwise it already starts after the batches of `steps_done` steps.
+      skip_steps: global steps already trained (by the checkpoint being resumed).
     """
-    dataset = strategy.distribute_datasets_from_function(
-        per_replica_dataset_fn(make_batches, global_batch_size))
-    checkpointable = isinstance(dataset, tf.data.Dataset)
-    if (checkpointable and restore_iterator) or not steps_done:
-        return iter(dataset), checkpointable
     return iter(strategy.distribute_datasets_from_function(
-        per_replica_dataset_fn(make_batches, global_batch_size, steps_done))), False
+        per_replica_dataset_fn(make_batches, global_batch_size, skip_steps)))
+
+
+def is_checkpointable(iterator) -> bool:
+    """Whether a checkpoint can save `iterator`'s position: only a plain tf.data iterator can
+    (the default strategy's); TensorFlow 2.21's distributed iterators are not Trackable."""
+    return isinstance(iterator, tf.data.Iterator)
 
 
 def distribute_evaluation_batches(strategy, make_batches, global_batch_size):

@@ -8,7 +8,8 @@ from core.data import load_dataset
 from training.evaluation_report import build_report, format_report, predict_split, write_report
 from training.export import EXPORT_DIRECTORY, export_for_serving
 from training.ema import averaged_weights
-from training.train_lib import TrainResult, create_run_strategy
+from training.run_strategy import create_run_strategy
+from training.train_lib import TrainResult
 from training.transfer import train_in_phases
 
 

@@ -11,19 +11,18 @@ from core.cluster import is_chief, remove_temporary_directory, write_directory
 from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
                        training_dataset)
 from core.devices import detect_device
-from core.distributed_input import distribute_evaluation_batches, distribute_training_batches
-from core.distribution import create_strategy, per_replica_batch_size, xla_obstacle
+from core.distributed_input import (distribute_evaluation_batches, distribute_training_batches,
+                                    is_checkpointable)
 from core.replica_agreement import check_workers_agree, make_replica_state_averager
 from core.summaries import SummaryWriter
 from layers.registry import create_model
-from training.accumulation import check_micro_batches
-from training.config import ConfigError
 from training.ema import ExponentialMovingAverage, averaged_weights
 from training.jit import explain_xla_errors, resolve_jit_compile
 from training.loop import make_eval_loop, make_train_loop
 from training.metrics import ClassificationMetrics
 from training.optimizers import create_optimizer
 from training.progress import ProgressReporter
+from training.run_strategy import create_run_strategy, permit_xla
 from training.schedules import create_schedule
 from training.step import make_eval_step, make_train_step
 
@@ -72,14 +71,19 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     # policy and how a resumed run finds its place are in core/distributed_input.py.
     datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
     log(_describe_data(datasets, config))
-    steps_done, iterator_saved = _saved_position(tf.train.latest_checkpoint(config.model_dir))
-    train_iterator, iterator_checkpointable = distribute_training_batches(
-        strategy, lambda batch_size: training_dataset(
+
+    def make_training_batches(batch_size):
+        return training_dataset(
             datasets.train, datasets.num_examples["train"], batch_size, config.seed,
             augment=create_augmentation(config.augment, datasets.input_shape),
             mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes),
-            examples=datasets.train_examples),
-        config.batch_size, steps_done, restore_iterator=iterator_saved)
+            examples=datasets.train_examples)
+
+    train_iterator = distribute_training_batches(strategy, make_training_batches, config.batch_size)
+    # The checkpoint holds the input's position when it can (the default strategy) and did before;
+    # otherwise the restored step gives it.
+    latest = tf.train.latest_checkpoint(config.model_dir)
+    save_iterator = is_checkpointable(train_iterator) and (latest is None or _holds_iterator(latest))
     validation_batches = distribute_evaluation_batches(
         strategy, lambda batch_size: evaluation_dataset(datasets.validation, batch_size), config.batch_size)
     test_batches = distribute_evaluation_batches(
@@ -102,11 +106,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     jit_compile, jit_reason = resolve_jit_compile(
         config.jit_compile, device, model, datasets.input_shape, precision_lib.compute_dtype(policy))
-    obstacle = xla_obstacle(strategy, device.kind)
-    if jit_compile and obstacle:
-        if config.jit_compile == "true":
-            raise ConfigError(f"--jit_compile=true: {obstacle}; use --jit_compile=auto or false")
-        jit_compile, jit_reason = False, obstacle
+    jit_compile, jit_reason = permit_xla(strategy, device.kind, jit_compile, jit_reason, config.jit_compile)
     log(f"XLA {'on' if jit_compile else 'off'}: {jit_reason}")
 
     # Checkpoint: everything needed to continue exactly. `model.variables` adds the state
@@ -116,14 +116,18 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     checkpoint = TrainingCheckpoint(
         checkpoint_directory, config.keep_checkpoints, restore_directory=config.model_dir, model=model,
         optimizer=optimizer, global_step=global_step, model_variables=list(model.variables),
-        **({"train_iterator": train_iterator} if iterator_checkpointable else {}),
+        **({"train_iterator": train_iterator} if save_iterator else {}),
         **({"ema": ema} if ema else {}))
     restored = checkpoint.restore_latest()
     if strategy.cluster_resolver is not None:
         check_workers_agree(strategy, int(global_step.numpy()), "the step to resume (is --model_dir shared?)")
     if restored:
-        replayed = "" if iterator_checkpointable else f"; input replayed to step {steps_done}"
-        log(f"Resumed from {restored} at step {int(global_step.numpy())}{replayed}")
+        step = int(global_step.numpy())
+        if not save_iterator:
+            train_iterator = distribute_training_batches(
+                strategy, make_training_batches, config.batch_size, skip_steps=step)
+        replayed = "" if save_iterator else f"; input replayed to step {step}"
+        log(f"Resumed from {restored} at step {step}{replayed}")
 
     # Compiled loops.
     train_step = make_train_step(model, optimizer, train_metrics, config.batch_size, config.grad_accum_steps,
@@ -182,26 +186,6 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         strategy=strategy)
 
 
-def create_run_strategy(config):
-    """The run's tf.distribute strategy; built once per process, so calling it again is cheap.
-
-    Call it before anything else runs TensorFlow ops (loading data does): it may split the CPU
-    into logical devices or join a multi-worker cluster, which must precede TensorFlow's
-    initialization.
-
-    Raises:
-      ConfigError: for what only the machine can refuse: too few devices, a global batch that
-        does not split evenly over replicas or into micro-batches, a cluster that does not form.
-    """
-    try:
-        strategy = create_strategy(config.distribution_strategy, config.num_replicas, config.worker_hosts,
-                                   config.task_index)
-        check_micro_batches(per_replica_batch_size(config.batch_size, strategy), config.grad_accum_steps)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    return strategy
-
-
 def _describe_data(datasets, config):
     """One log line: the dataset's splits, normalization and augmentation."""
     counts = "/".join(str(datasets.num_examples[split]) for split in ("train", "validation", "test"))
@@ -225,14 +209,9 @@ def _steps_until_boundary(step, config):
     return min(config.steps_per_loop, boundary - step)
 
 
-def _saved_position(path):
-    """(global step, whether the data iterator is saved) of the checkpoint at `path`, unrestored."""
-    if path is None:
-        return 0, True
-    reader = tf.train.load_checkpoint(path)
-    names = reader.get_variable_to_shape_map()
-    return int(reader.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE")), any(
-        name.startswith("train_iterator/") for name in names)
+def _holds_iterator(path):
+    """Whether the checkpoint at `path` saved the data iterator (not if written under a strategy)."""
+    return any(name.startswith("train_iterator/") for name, _ in tf.train.list_variables(path))
 
 
 def _current_learning_rate(optimizer):

@@ -7,7 +7,7 @@ import tensorflow as tf
 from core.data import evaluation_dataset, training_dataset
 from core.data.synthetic import load_synthetic
 from core.distributed_input import (distribute_evaluation_batches, distribute_training_batches,
-                                    per_replica_dataset_fn)
+                                    is_checkpointable, per_replica_dataset_fn)
 from core.distribution import create_strategy
 from layers.registry import create_model
 from training.loop import make_eval_loop
@@ -50,8 +50,8 @@ def _distributed_steps(strategy, iterator, count):
 @pytest.mark.parametrize("name,replicas", [("one_device", 0), ("mirrored", 2)])
 def test_replicas_split_exactly_the_global_batch_of_one(data, name, replicas):
     strategy = create_strategy(name, replicas)
-    iterator, checkpointable = distribute_training_batches(strategy, _make_batches(data), GLOBAL_BATCH)
-    assert not checkpointable  # TensorFlow 2.21's distributed iterator is not a Trackable.
+    iterator = distribute_training_batches(strategy, _make_batches(data), GLOBAL_BATCH)
+    assert not is_checkpointable(iterator)  # TensorFlow 2.21's distributed iterator is not a Trackable.
     for (images, labels), (expected_images, expected_labels) in zip(
             _distributed_steps(strategy, iterator, 20), _global_batches(data, 20)):
         # With two replicas, replica 0 holds the first half of the global batch, replica 1 the second.
@@ -61,17 +61,16 @@ def test_replicas_split_exactly_the_global_batch_of_one(data, name, replicas):
 
 def test_a_resumed_iterator_continues_where_the_global_step_left_off(data):
     strategy = create_strategy("mirrored", 2)
-    iterator, _ = distribute_training_batches(strategy, _make_batches(data), GLOBAL_BATCH, steps_done=13)
+    iterator = distribute_training_batches(strategy, _make_batches(data), GLOBAL_BATCH, skip_steps=13)
     for (images, labels), (expected_images, expected_labels) in zip(
             _distributed_steps(strategy, iterator, 8), _global_batches(data, 8, start=13)):
         np.testing.assert_array_equal(images, expected_images)
         np.testing.assert_array_equal(labels, expected_labels)
 
 
-def test_the_default_strategy_gives_a_checkpointable_iterator_left_for_the_checkpoint_to_position(data):
-    iterator, checkpointable = distribute_training_batches(
-        tf.distribute.get_strategy(), _make_batches(data), GLOBAL_BATCH, steps_done=13)
-    assert checkpointable
+def test_the_default_strategy_gives_the_plain_tf_data_iterator_a_checkpoint_can_save(data):
+    iterator = distribute_training_batches(tf.distribute.get_strategy(), _make_batches(data), GLOBAL_BATCH)
+    assert is_checkpointable(iterator)
     np.testing.assert_array_equal(next(iterator)[0].numpy(), _global_batches(data, 1)[0][0])
 
 

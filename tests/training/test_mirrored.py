@@ -134,6 +134,17 @@ def test_clipping_accumulation_and_weight_averaging_agree_on_one_and_two_replica
     assert two.result.validation_history[-1][1]["loss"] == pytest.approx(
         one.result.validation_history[-1][1]["loss"], rel=TOLERANCE[precision])
 
+def test_a_run_started_on_two_replicas_resumes_on_one(runs, tmp_path):
+    # The mirrored run's checkpoint has no data iterator (not checkpointable there); the resumed
+    # single-device run positions its input by the restored step instead.
+    with pytest.raises(Interrupted):
+        Run(tmp_path, "float32", crash_after=5, **MIRRORED)
+    resumed = Run(tmp_path, "float32")
+    assert any(line.endswith("at step 5; input replayed to step 5") for line in resumed.lines), resumed.lines
+    straight = runs("float32", 1)
+    moved = _norm([w - w0 for w, w0 in zip(straight.weights, straight.initial)])
+    assert _norm([a - b for a, b in zip(straight.weights, resumed.weights)]) / moved < TOLERANCE["float32"]
+
 class NormalizedDropoutNet(keras.Model):
     """Dense -> BatchNorm -> ReLU -> Dropout -> logits: state that replicas and resumes must carry."""
 
