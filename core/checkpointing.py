@@ -48,13 +48,18 @@ class TrainingCheckpoint:
     Args:
       directory: where checkpoints go; created if missing.
       max_to_keep: how many of the newest checkpoints to keep on disk.
+      restore_directory: where to look for the checkpoint to restore, when not `directory`
+        (a non-chief worker of a multi-worker job saves into a temporary directory but restores
+        the chief's checkpoints; core/cluster.py).
       **trackables: the objects to save, by name. Optimizer slots must already exist (call
         `optimizer.build(model.trainable_variables)`) or their saved values are dropped. A list
         of variables is matched by position, and its shapes are checked before restoring.
     """
 
-    def __init__(self, directory: str, max_to_keep: int = 3, **trackables):
+    def __init__(self, directory: str, max_to_keep: int = 3, restore_directory: str | None = None,
+                 **trackables):
         self.directory = directory
+        self.restore_directory = restore_directory
         self.trackables = trackables
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.notes = []  # Lines for the run's log about what was found on disk.
@@ -70,14 +75,6 @@ class TrainingCheckpoint:
     def latest_path(self) -> str | None:
         return self.manager.latest_checkpoint
 
-    def candidates(self) -> list:
-        """Checkpoint prefixes, newest (highest number) first: those the state file lists and
-        those whose index file is on disk, so a lost state file cannot hide a run."""
-        listed = set(self.manager.checkpoints) | ({self.manager.latest_checkpoint} - {None})
-        indexes = glob.glob(os.path.join(self.directory, f"{PREFIX}-*.index"))
-        found = {path[: -len(".index")] for path in indexes}
-        numbered = [path for path in listed | found if re.fullmatch(rf"{PREFIX}-\d+", os.path.basename(path))]
-        return sorted(numbered, key=lambda path: int(path.rsplit("-", 1)[1]), reverse=True)
 
     def restore_latest(self, log=print) -> str | None:
         """Restores the newest checkpoint that reads back whole, and returns its path.
@@ -91,7 +88,7 @@ class TrainingCheckpoint:
         for note in self.notes:
             log(note)
         problems, unreadable = [], []
-        for path in self.candidates():
+        for path in checkpoint_candidates(self.restore_directory or self.directory):
             try:
                 self._check_variable_lists(path)
                 self.checkpoint.restore(path).assert_existing_objects_matched()
@@ -107,8 +104,8 @@ class TrainingCheckpoint:
                 log(f"Restored {path} instead of the newer, unreadable {', '.join(unreadable)}")
             return path
         if problems:
-            raise CheckpointError(f"no readable checkpoint in {self.directory}: {'; '.join(problems)}. "
-                                  "Move the directory away to start from scratch")
+            raise CheckpointError(f"no readable checkpoint in {self.restore_directory or self.directory}: "
+                                  f"{'; '.join(problems)}. Move the directory away to start from scratch")
         return None
 
     def save(self, step: int) -> str:
@@ -158,6 +155,39 @@ class TrainingCheckpoint:
                     raise ValueError(f"{name}[{index}] ({label}) has shape {tuple(variable.shape)} here "
                                      f"but {tuple(saved_shape)} in the checkpoint (a different model or "
                                      "layer sizes)")
+
+
+def checkpoint_candidates(directory) -> list:
+    """Checkpoint prefixes in `directory`, newest (highest number) first: those the state file
+    lists and those whose index file is on disk, so a lost state file cannot hide a run."""
+    indexes = glob.glob(os.path.join(directory, f"{PREFIX}-*.index"))
+    found = {path[: -len(".index")] for path in indexes}
+    numbered = [path for path in _listed_checkpoints(directory) | found
+                if re.fullmatch(rf"{PREFIX}-\d+", os.path.basename(path))]
+    return sorted(numbered, key=lambda path: int(path.rsplit("-", 1)[1]), reverse=True)
+
+
+def saved_names(directory) -> set | None:
+    """The names of the trackables the newest checkpoint with a readable index saved (e.g.
+    {"model", "optimizer", "train_iterator"}), or None when `directory` holds none."""
+    for path in checkpoint_candidates(directory):
+        try:
+            variables = tf.train.list_variables(path)
+        except _UNREADABLE:
+            continue
+        return {name.split("/")[0] for name, _ in variables}
+    return None
+
+
+def _listed_checkpoints(directory) -> set:
+    """The checkpoint prefixes a directory's state file lists; none when it is absent or unreadable."""
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+    except ValueError:  # A state file without a newest checkpoint.
+        return set()
+    if state is None:
+        return set()
+    return set(state.all_model_checkpoint_paths) | ({state.model_checkpoint_path} - {""})
 
 
 def has_checkpoint_files(directory) -> bool:

@@ -2,6 +2,8 @@
 
 from layers.attention import MultiHeadSelfAttention
 from layers.bottleneck import BottleneckBlock
+from layers.bottleneck_v1 import BottleneckV1Block
+from layers.caffe_preprocessing import CaffePreprocessing
 from layers.conv_bn import ConvBNActivation
 from layers.depthwise_separable import DepthwiseSeparableConv
 from layers.group_norm import GroupNorm
@@ -13,11 +15,14 @@ from layers.rms_norm import RMSNorm
 from layers.squeeze_excitation import SqueezeExcitation
 from layers.stochastic_depth import StochasticDepth
 from layers.token_position_embedding import TokenAndPositionEmbedding
+from layers.transfer_head import TransferHead
 from layers.transformer_encoder import TransformerEncoderBlock
 
 __all__ = [
     "MODELS",
     "BottleneckBlock",
+    "BottleneckV1Block",
+    "CaffePreprocessing",
     "ConvBNActivation",
     "DepthwiseSeparableConv",
     "GroupNorm",
@@ -29,6 +34,7 @@ __all__ = [
     "SqueezeExcitation",
     "StochasticDepth",
     "TokenAndPositionEmbedding",
+    "TransferHead",
     "TransformerEncoderBlock",
     "create_model",
     "resolve_model_class",

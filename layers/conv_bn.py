@@ -4,30 +4,40 @@ import keras
 
 
 class ConvBNActivation(keras.layers.Layer):
-    """A bias-free 2-D convolution, BatchNorm, then an activation.
+    """A 2-D convolution, BatchNorm, then an activation.
 
-    The convolution has no bias because BatchNorm's offset replaces it. Under a mixed policy
-    Keras' BatchNorm keeps its statistics and normalization in float32.
+    By default the convolution has no bias because BatchNorm's offset replaces it. Under a mixed
+    policy Keras' BatchNorm keeps its statistics and normalization in float32.
 
     Args:
       filters: output channels.
       kernel_size: square kernel side.
       strides: square stride.
       activation: a Keras activation name, or None for no activation.
+      padding: "same" or "valid".
+      use_bias: give the convolution a bias (keras.applications' ResNet-50 has one, so its
+        weights need it).
+      epsilon: BatchNorm's variance epsilon.
+      momentum: BatchNorm's moving-statistics momentum.
     """
 
-    def __init__(self, filters, kernel_size=3, strides=1, activation="relu", **kwargs):
+    def __init__(self, filters, kernel_size=3, strides=1, activation="relu", padding="same", use_bias=False,
+                 epsilon=1e-5, momentum=0.9, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
         self.activation_name = activation
+        self.padding = padding
+        self.use_bias = use_bias
+        self.epsilon = epsilon
+        self.momentum = momentum
         self.conv = keras.layers.Conv2D(
-            filters, kernel_size, strides=strides, padding="same", use_bias=False,
+            filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
             kernel_initializer="he_normal", name="conv",
         )
-        # momentum 0.9: statistics settle within a few hundred steps, which short runs need.
-        self.norm = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="norm")
+        # momentum 0.9 by default: statistics settle within a few hundred steps, which short runs need.
+        self.norm = keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, name="norm")
         self.activation = keras.layers.Activation(activation) if activation else None
 
     def call(self, inputs, training=False):
@@ -37,5 +47,6 @@ class ConvBNActivation(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                      activation=self.activation_name)
+                      activation=self.activation_name, padding=self.padding, use_bias=self.use_bias,
+                      epsilon=self.epsilon, momentum=self.momentum)
         return config

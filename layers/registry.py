@@ -7,7 +7,8 @@ images [B, H, W, C], except `transformer_classifier`, which takes integer token 
 import functools
 import importlib
 
-from layers.models import MLP, CifarResNet, SmallCNN, TransformerClassifier, VisionTransformer
+from layers.models import (MLP, VGG16, CifarResNet, ResNet50, SmallCNN, TransformerClassifier,
+                           VisionTransformer)
 
 MODELS = {
     "mlp": MLP,
@@ -16,6 +17,9 @@ MODELS = {
     "resnet56": functools.partial(CifarResNet, depth=56),
     "vit_tiny": VisionTransformer,
     "transformer_classifier": TransformerClassifier,
+    # ImageNet architectures with the transfer head; they take keras.applications weight files.
+    "vgg16": VGG16,
+    "resnet50": ResNet50,
 }
 
 

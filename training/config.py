@@ -8,9 +8,11 @@ import dataclasses
 import math
 import os
 
+from core.cluster import create_cluster_resolver
 from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
 from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
+from layers.freezing import resolve_block_index
 from layers.registry import resolve_model_class
 from training.nan_policy import NAN_POLICIES
 from training.optimizers import OPTIMIZERS
@@ -59,6 +61,14 @@ class TrainConfig:
     deterministic: bool = False
     distribution_strategy: str = "default"
     num_replicas: int = 0
+    worker_hosts: str = ""
+    task_index: int = 0
+    pretrained_weights: str | None = None
+    freeze_base: bool = False
+    unfreeze_from: str = ""
+    fine_tune_steps: int = 300
+    fine_tune_learning_rate: float = 1e-5
+    export: bool = True
 
     def __post_init__(self):
         _require_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -71,7 +81,7 @@ class TrainConfig:
         _require_choice("on_nan", self.on_nan, NAN_POLICIES)
         for name in ("batch_size", "train_steps", "steps_per_loop", "keep_checkpoints"):
             _require_int(name, getattr(self, name), minimum=1)
-        for name in ("warmup_steps", "eval_every", "checkpoint_every", "seed", "num_replicas"):
+        for name in ("warmup_steps", "eval_every", "checkpoint_every", "seed", "num_replicas", "task_index"):
             _require_int(name, getattr(self, name), minimum=0)
         if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 10:
             raise ConfigError(f"--learning_rate={self.learning_rate!r}: must be a number in (0, 10)")
@@ -80,12 +90,47 @@ class TrainConfig:
                 f"--warmup_steps={self.warmup_steps}: must be smaller than --train_steps={self.train_steps}"
             )
         self._validate_optimization()
+        self._validate_cluster()
         if not self.model_dir:
             raise ConfigError("--model_dir='': must name a directory for checkpoints and summaries")
         try:
             resolve_model_class(self.model)
         except ValueError as error:
             raise ConfigError(f"--model={self.model!r}: {error}") from None
+        self._validate_transfer()
+
+    def _validate_transfer(self):
+        """Pretrained weights, the frozen-base phase and the fine-tuning phase, export."""
+        block_names = getattr(resolve_model_class(self.model), "BLOCK_NAMES", None)
+        for name in ("freeze_base", "export"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"--{name}={getattr(self, name)!r}: must be true or false")
+        if self.pretrained_weights:
+            if block_names is None:
+                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: --model={self.model} "
+                                  "has no pretrained base to load; use vgg16 or resnet50")
+            if not os.path.isfile(os.path.expanduser(self.pretrained_weights)):
+                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: no such file; download "
+                                  "the keras.applications weight file by hand (README: Transfer learning)")
+            if self.normalize and self.dataset in FILE_DATASETS:
+                raise ConfigError(f"--normalize=True: --pretrained_weights needs the plain pixels its "
+                                  f"weights were trained on ({self.model} applies their ImageNet "
+                                  "preprocessing itself); pass --nonormalize")
+        if self.freeze_base and not self.pretrained_weights:
+            raise ConfigError("--freeze_base=True: needs --pretrained_weights; a frozen random base teaches "
+                              "the head nothing")
+        if self.unfreeze_from:
+            if not self.freeze_base:
+                raise ConfigError(f"--unfreeze_from={self.unfreeze_from!r}: fine-tuning is the phase after "
+                                  "--freeze_base; pass --freeze_base too")
+            try:
+                resolve_block_index(block_names, self.unfreeze_from)
+            except ValueError as error:
+                raise ConfigError(f"--unfreeze_from={self.unfreeze_from!r}: {error}") from None
+        _require_int("fine_tune_steps", self.fine_tune_steps, minimum=1)
+        rate = self.fine_tune_learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
+            raise ConfigError(f"--fine_tune_learning_rate={rate!r}: must be a number in (0, 10)")
 
     def _validate_data(self):
         """The data flags: where the files are, image size, normalization, augmentation."""
@@ -133,17 +178,40 @@ class TrainConfig:
         _require_number("ema_decay", self.ema_decay, "0 (off) or a number in (0, 1), e.g. 0.999",
                         lambda value: value == 0 or 0 < value < 1)
 
+    def _validate_cluster(self):
+        """The multi-worker flags: only with multi_worker, and describing a cluster that holds together."""
+        if not isinstance(self.worker_hosts, str):
+            raise ConfigError(f"--worker_hosts={self.worker_hosts!r}: must be a comma-separated "
+                              "host:port list")
+        if self.distribution_strategy != "multi_worker":
+            for name, unused in (("worker_hosts", ""), ("task_index", 0)):
+                value = getattr(self, name)
+                if value != unused:
+                    raise ConfigError(f"--{name}={value!r}: only --distribution_strategy=multi_worker "
+                                      "uses it")
+            return
+        if self.task_index and not self.worker_hosts:
+            raise ConfigError(f"--task_index={self.task_index}: goes with --worker_hosts "
+                              "(TF_CONFIG has its own index)")
+        try:
+            create_cluster_resolver(self.worker_hosts, self.task_index)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 # Settings a run in an existing --model_dir may change on resume: how long and how it is
-# watched, where the data lives, and execution choices that leave the saved state's meaning
-# alone. Every other setting (and any new one, by default) must match the stored run_config.json.
-# train_steps is here so a run can be extended; the cosine schedule then stretches to the new end.
+# watched, where the data and the initial weights live (a checkpoint supersedes those), and
+# execution choices that leave the saved state's meaning alone: XLA, determinism, the machines
+# (a run resumes on another replica count; core/distributed_input.py). Every other setting (and
+# any new one, by default) must match the stored run_config.json. train_steps is here so a run
+# can be extended; the schedule then stretches to the new end.
 CHANGEABLE_ON_RESUME = frozenset({
-    "train_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "steps_per_loop", "jit_compile",
-    "deterministic", "on_nan", "data_dir", "model_dir",
+    "train_steps", "fine_tune_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "steps_per_loop",
+    "jit_compile", "deterministic", "on_nan", "data_dir", "model_dir", "pretrained_weights", "export",
+    "distribution_strategy", "num_replicas", "worker_hosts", "task_index",
 })
 
 

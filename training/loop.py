@@ -34,3 +34,13 @@ def make_eval_loop(eval_step, strategy, jit_compile):
             strategy.run(compiled_step, args=(batch,))
 
     return eval_loop
+
+
+def steps_until_boundary(step, config):
+    """Steps to run in the next loop: at most `steps_per_loop`, stopping at evaluations,
+    checkpoints and the end, where the host has work to do."""
+    boundary = config.train_steps
+    for every in (config.eval_every, config.checkpoint_every):
+        if every:
+            boundary = min(boundary, (step // every + 1) * every)
+    return min(config.steps_per_loop, boundary - step)

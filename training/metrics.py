@@ -14,6 +14,8 @@ class ClassificationMetrics:
         self.accuracy = keras.metrics.SparseCategoricalAccuracy(name=f"{prefix}_accuracy")
 
     def update(self, loss, labels, logits):
+        """Adds a batch: `loss` is its mean (a scalar) or its per-example losses [B], which weight
+        every example equally whatever the batch sizes (an empty batch adds nothing)."""
         self.loss.update_state(loss)
         self.accuracy.update_state(labels, logits)
 

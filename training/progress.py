@@ -1,7 +1,12 @@
-"""The progress line printed after every loop: step, loss, accuracy, throughput, ETA."""
+"""The progress line printed after every loop (step, loss, accuracy, throughput, ETA) and the
+training scalars written to TensorBoard beside it."""
 
 import datetime
 import time
+
+import tensorflow as tf
+
+from core import precision as precision_lib
 
 
 class ProgressReporter:
@@ -45,3 +50,19 @@ class ProgressReporter:
             f"step {step}/{self.total_steps} | loss {figures['loss']:.4f} | accuracy {figures['accuracy']:.4f}"
             f" | {figures['examples_per_second']:,.0f} examples/s | ETA {eta}"
         )
+
+
+def current_learning_rate(optimizer):
+    # Keras evaluates a schedule at the optimizer's applied-update count here. A constant rate
+    # is a variable, mirrored under a strategy: float() needs it converted first.
+    return float(tf.convert_to_tensor(optimizer.learning_rate))
+
+
+def loss_scale_scalar(optimizer):
+    scale = precision_lib.loss_scale_of(optimizer)
+    return {} if scale is None else {"loss_scale": float(tf.convert_to_tensor(scale))}
+
+
+def gradient_norm_scalar(gradient_norm, config):
+    # Measured only when clipping: under several replicas it costs an extra all-reduce.
+    return {"gradient_norm": float(gradient_norm.result())} if config.clip_grad_norm else {}

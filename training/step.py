@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from core.precision import loss_scale_of
+from core.replica_agreement import share_overflow
 from training.accumulation import accumulate_gradients
 from training.clipping import clip_by_global_norm
 from training.nan_policy import apply_when_finite
@@ -47,6 +48,7 @@ def make_train_step(model, optimizer, metrics, global_batch_size, grad_accum_ste
         gradients are not finite then changes nothing, and a micro-batch whose loss is not finite
         stays out of the metrics (training/nan_policy.py).
     """
+    loss_scaling = loss_scale_of(optimizer) is not None
 
     def micro_batch_gradients(batch):
         images, labels = batch
@@ -72,6 +74,10 @@ def make_train_step(model, optimizer, metrics, global_batch_size, grad_accum_ste
     def train_step(batch):
         gradients = accumulate_gradients(
             micro_batch_gradients, batch, grad_accum_steps, model.trainable_variables)
+        if loss_scaling and not clip_grad_norm:
+            # Replicas must agree on skipping an overflowed step (core/replica_agreement.py);
+            # clipping already makes them agree, its norm being summed over replicas.
+            gradients = share_overflow(gradients)
         if clip_grad_norm:
             # Clipped as if unscaled: the bound is multiplied by the loss scale (training/clipping.py).
             gradients, norm = clip_by_global_norm(gradients, clip_grad_norm, loss_scale_of(optimizer))
@@ -91,12 +97,21 @@ def make_train_step(model, optimizer, metrics, global_batch_size, grad_accum_ste
 
 
 def make_eval_step(model, metrics):
-    """Returns eval_step(batch): inference-mode forward pass (BatchNorm uses moving statistics)."""
+    """Returns eval_step(batch): inference-mode forward pass (BatchNorm uses moving statistics).
+
+    The metrics receive per-example losses: under a strategy the last batches of a pass are
+    uneven or empty on some replicas, and a mean of batch means would weight them wrongly.
+    """
+
+    def evaluate(images, labels):
+        logits = tf.cast(model(images, training=False), tf.float32)
+        per_example_loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        metrics.update(per_example_loss, labels, logits)
 
     def eval_step(batch):
         images, labels = batch
-        logits = tf.cast(model(images, training=False), tf.float32)
-        per_example_loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        metrics.update(tf.reduce_mean(per_example_loss), labels, logits)
+        # A replica handed an empty batch skips the model: TensorFlow 2.21's CPU convolutions fail
+        # on zero examples after the first layer ("Incompatible shapes: [0,2,2,32] vs. [64]").
+        tf.cond(tf.size(labels) > 0, lambda: evaluate(images, labels), lambda: None)
 
     return eval_step

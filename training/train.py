@@ -6,9 +6,16 @@
   python -m training.train --model=mlp --dataset=mnist --data_dir=~/data/mnist
   python -m training.train --model=resnet20 --dataset=cifar10 --data_dir=~/data --batch_size=128 \
       --augment=crop_flip --optimizer=sgd --learning_rate=0.1
+  python -m training.train --model=vgg16 --dataset=image_folder --data_dir=~/data/flowers --nonormalize \
+      --pretrained_weights=~/weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 \
+      --freeze_base --unfreeze_from=block5 --model_dir=runs/flowers_vgg16
+  python -m training.train --distribution_strategy=mirrored                 # every GPU of this machine
+  python -m training.train --distribution_strategy=multi_worker \
+      --worker_hosts=10.0.0.1:2222,10.0.0.2:2222 --task_index=0             # on 10.0.0.1; 1 on 10.0.0.2
 """
 
 import os
+import re
 import sys
 
 # TensorFlow's C++ logging would bury the progress lines; `training` also imports TensorFlow
@@ -80,6 +87,28 @@ flags.DEFINE_string("distribution_strategy", _DEFAULTS.distribution_strategy,
                     "One of " + ", ".join(config_lib.STRATEGIES) + ".")
 flags.DEFINE_integer("num_replicas", _DEFAULTS.num_replicas, "Replicas for 'mirrored' (0: every GPU; on a "
                      "CPU-only machine, that many logical CPU devices, for testing).")
+flags.DEFINE_string("pretrained_weights", _DEFAULTS.pretrained_weights,
+                    "A keras.applications weight file for --model=vgg16/resnet50, loaded before "
+                    "training: the .h5 as downloaded (e.g. "
+                    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) or a .weights.h5. Nothing is "
+                    "downloaded.")
+flags.DEFINE_boolean("freeze_base", _DEFAULTS.freeze_base, "Transfer learning, phase one: freeze the "
+                     "pretrained base (BatchNorm in inference mode) and train only the head, for "
+                     "--train_steps.")
+flags.DEFINE_string("unfreeze_from", _DEFAULTS.unfreeze_from, "Phase two, after --freeze_base: unfreeze the "
+                    "base from this block to its end (a name: block5 for vgg16, conv5 or conv5_block2 for "
+                    "resnet50; or an index, -1 = the last block; BatchNorm stays frozen) and train "
+                    "--fine_tune_steps more. Empty: no phase two.")
+flags.DEFINE_integer("fine_tune_steps", _DEFAULTS.fine_tune_steps, "Training steps of phase two "
+                     "(--unfreeze_from).")
+flags.DEFINE_float("fine_tune_learning_rate", _DEFAULTS.fine_tune_learning_rate, "Peak learning rate of "
+                   "phase two, small so the pretrained filters move little.")
+flags.DEFINE_boolean("export", _DEFAULTS.export, "After training, write a SavedModel for serving (images in, "
+                     "class probabilities and names out) to <model_dir>/export (--noexport: skip).")
+flags.DEFINE_string("worker_hosts", _DEFAULTS.worker_hosts, "For 'multi_worker': host:port of every worker, "
+                    "comma-separated, the chief first; the same list on every worker. Empty: read TF_CONFIG.")
+flags.DEFINE_integer("task_index", _DEFAULTS.task_index, "For 'multi_worker' with --worker_hosts: this "
+                     "worker's position in the list (0 is the chief).")
 
 FLAGS = flags.FLAGS
 
@@ -107,25 +136,41 @@ def main(argv):
     except config_lib.ConfigError as error:
         sys.exit(f"error: {error}")
 
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     from core.checkpointing import CheckpointError
     from core.data import DatasetError
     from core.run_config_store import RunConfigMismatch
+    from layers.pretrained_weights import PretrainedWeightsError
     from training.jit import XlaCompileError
     from training.nan_policy import NonFiniteLossError
+    from training.run import run_training
     from training.signals import TrainingStopped
-    from training.train_lib import train_and_evaluate
 
     try:
-        result = train_and_evaluate(config)
+        result = run_training(config)
     except TrainingStopped as stopped:  # A clean, resumable stop: exit status 0.
         print(stopped)
         return
     # Each message names the flag, file or step concerned and what to do; anything else (a bug,
-    # an exhausted device) keeps its traceback. DatasetError includes InvalidSplitsError;
-    # XlaCompileError names an op XLA cannot compile.
-    except (CheckpointError, DatasetError, NonFiniteLossError, RunConfigMismatch, XlaCompileError) as error:
+    # an exhausted device) keeps its traceback. Unusable data files or splits; a run directory or
+    # checkpoint of another run; NaN/Inf the --on_nan policy gives up on; an op XLA cannot
+    # compile; model, data and weights that disagree.
+    except (CheckpointError, DatasetError, RunConfigMismatch, NonFiniteLossError, XlaCompileError,
+            config_lib.ConfigError, PretrainedWeightsError) as error:
         sys.exit(f"error: {error}")
-    print(f"Test accuracy: {result.test_accuracy:.4f}")
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
+        if config.distribution_strategy != "multi_worker":
+            raise
+        # A worker died or became unreachable: the coordination service aborts everyone's collectives.
+        # The error names the dead task: "remote target /job:worker/replica:0/task:1" (its socket
+        # closed) or "The following tasks are unhealthy ... /job:worker/replica:0/task:1" (no heartbeat).
+        tasks = sorted(set(re.findall(r"/job:\w+/replica:\d+/task:\d+\b(?!/device)", error.message)))
+        cause = ", ".join(tasks) or "a peer stopped responding"
+        sys.exit(f"error: the multi-worker job lost a worker ({cause[:200]}); start every worker again with "
+                 f"the same flags to resume from the last checkpoint in {config.model_dir}")
+    if result.training.is_chief:
+        print(f"Test accuracy: {result.training.test_accuracy:.4f}")
 
 
 if __name__ == "__main__":

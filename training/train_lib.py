@@ -7,24 +7,28 @@ import keras
 import tensorflow as tf
 
 from core import precision as precision_lib
-from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files
+from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
+from core.cluster import is_chief, remove_temporary_directory, write_directory
 from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
                        training_dataset)
 from core.data.validation import validate_splits
 from core.devices import detect_device
-from core.distribution import create_strategy, per_replica_batch_size
+from core.distributed_input import (distribute_evaluation_batches, distribute_training_batches,
+                                    is_checkpointable)
+from core.replica_agreement import check_workers_agree, make_replica_state_averager
 from core.run_config_store import check_resumable, write_run_config
 from core.summaries import SummaryWriter
 from layers.registry import create_model
-from training.accumulation import check_micro_batches
 from training.config import CHANGEABLE_ON_RESUME
 from training.ema import ExponentialMovingAverage, averaged_weights
 from training.jit import explain_xla_errors, resolve_jit_compile
-from training.loop import make_eval_loop, make_train_loop
+from training.loop import make_eval_loop, make_train_loop, steps_until_boundary
 from training.metrics import ClassificationMetrics
 from training.nan_policy import NonFiniteHandler, ScaledLearningRate
 from training.optimizers import create_optimizer
-from training.progress import ProgressReporter
+from training.progress import (ProgressReporter, current_learning_rate, gradient_norm_scalar,
+                               loss_scale_scalar)
+from training.run_strategy import create_run_strategy, permit_xla
 from training.schedules import create_schedule
 from training.signals import StopRequests, TrainingStopped, stopped_message
 from training.step import make_eval_step, make_train_step
@@ -42,6 +46,8 @@ class TrainResult:
     jit_compile: bool
     model: object
     ema: object = None  # The ExponentialMovingAverage of the weights with --ema_decay, else None.
+    is_chief: bool = True  # False on the other workers of a multi-worker job, which log no results.
+    strategy: object = None  # The tf.distribute strategy the model's variables live under.
 
 
 def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> TrainResult:
@@ -61,9 +67,8 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
 
     Raises:
       TrainingStopped: after saving, when SIGTERM or SIGINT arrived during training.
-      RunConfigMismatch, CheckpointError, InvalidSplitsError, NonFiniteLossError: with a
-        one-line message, for another run's directory, an unusable checkpoint, unusable data,
-        and NaN/Inf the `--on_nan` policy gives up on.
+      RunConfigMismatch, CheckpointError, InvalidSplitsError, NonFiniteLossError: one-line
+        errors for another run's directory, a bad checkpoint, bad data, and NaN/Inf.
     """
     # The run directory: refuse one holding a run made with incompatible settings before
     # anything else, and say which allowed settings changed.
@@ -72,9 +77,8 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
             log(f"Resuming with --{name}={new!r} (the run was made with {old!r})")
 
     # Device, precision, distribution, randomness.
-    # The strategy comes first: it may split the CPU into logical devices, which must happen
-    # before anything initializes TensorFlow's devices.
-    strategy = create_strategy(config.distribution_strategy, config.num_replicas)
+    strategy = create_run_strategy(config)
+    chief = is_chief(strategy)
     device = detect_device()
     policy, precision_reason = precision_lib.resolve_precision(config.precision, device)
     log(f"Device: {device.kind} ({device.name}); precision {policy}: {precision_reason}")
@@ -82,21 +86,28 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
 
-    # Input pipeline. Batches are split over replicas; each replica sees global / replicas.
+    # Input pipeline. Each replica gets batches of global / replicas examples; the sharding
+    # policy and how a resumed run finds its place are in core/distributed_input.py.
     datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
     validate_splits(datasets, config.batch_size)
     log(_describe_data(datasets, config))
-    # Refuses an uneven split over replicas, or into micro-batches, early.
-    check_micro_batches(per_replica_batch_size(config.batch_size, strategy), config.grad_accum_steps)
-    train_batches = training_dataset(
-        datasets.train, datasets.num_examples["train"], config.batch_size, config.seed,
-        augment=create_augmentation(config.augment, datasets.input_shape),
-        mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes),
-        examples=datasets.train_examples)
-    train_iterator = iter(strategy.experimental_distribute_dataset(train_batches))
-    validation_batches = strategy.experimental_distribute_dataset(
-        evaluation_dataset(datasets.validation, config.batch_size))
-    test_batches = strategy.experimental_distribute_dataset(evaluation_dataset(datasets.test, config.batch_size))
+
+    def make_training_batches(batch_size):
+        return training_dataset(
+            datasets.train, datasets.num_examples["train"], batch_size, config.seed,
+            augment=create_augmentation(config.augment, datasets.input_shape),
+            mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes),
+            examples=datasets.train_examples)
+
+    train_iterator = distribute_training_batches(strategy, make_training_batches, config.batch_size)
+    # The checkpoint holds the input's position when it can (the default strategy) and did before;
+    # otherwise the restored step gives it.
+    saved = saved_names(config.model_dir)
+    save_iterator = is_checkpointable(train_iterator) and (saved is None or "train_iterator" in saved)
+    validation_batches = distribute_evaluation_batches(
+        strategy, lambda batch_size: evaluation_dataset(datasets.validation, batch_size), config.batch_size)
+    test_batches = distribute_evaluation_batches(
+        strategy, lambda batch_size: evaluation_dataset(datasets.test, batch_size), config.batch_size)
 
     # Model, optimizer, weight average and metrics, created under the policy (layer dtypes) and the
     # strategy (variable placement). The optimizer's slots are built now so a checkpoint can fill them.
@@ -122,19 +133,31 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
         global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     jit_compile, jit_reason = resolve_jit_compile(
         config.jit_compile, device, model, datasets.input_shape, precision_lib.compute_dtype(policy))
+    jit_compile, jit_reason = permit_xla(strategy, device.kind, jit_compile, jit_reason, config.jit_compile)
     log(f"XLA {'on' if jit_compile else 'off'}: {jit_reason}")
 
     # Checkpoint: everything needed to continue exactly. `model.variables` adds the state
     # Keras keeps outside the layer attributes (dropout seed generators); variables reached
-    # twice are saved once.
+    # twice are saved once. Every worker saves; only the chief's checkpoints stay.
+    checkpoint_directory = write_directory(config.model_dir, strategy)
     checkpoint = TrainingCheckpoint(
-        config.model_dir, config.keep_checkpoints, model=model, optimizer=optimizer, global_step=global_step,
-        train_iterator=train_iterator, model_variables=list(model.variables),
-        learning_rate_scale=learning_rate_scale, skipped_steps=skipped_steps, **({"ema": ema} if ema else {}))
+        checkpoint_directory, config.keep_checkpoints, restore_directory=config.model_dir, model=model,
+        optimizer=optimizer, global_step=global_step, model_variables=list(model.variables),
+        learning_rate_scale=learning_rate_scale, skipped_steps=skipped_steps,
+        **({"train_iterator": train_iterator} if save_iterator else {}),
+        **({"ema": ema} if ema else {}))
     restored = checkpoint.restore_latest(log)
+    if strategy.cluster_resolver is not None:
+        check_workers_agree(strategy, int(global_step.numpy()), "the step to resume (is --model_dir shared?)")
     if restored:
-        log(f"Resumed from {restored} at step {int(global_step)}")
-    write_run_config(config.model_dir, config.to_dict())
+        step = int(global_step.numpy())
+        if not save_iterator:
+            train_iterator = distribute_training_batches(
+                strategy, make_training_batches, config.batch_size, skip_steps=step)
+        replayed = "" if save_iterator else f"; input replayed to step {step}"
+        log(f"Resumed from {restored} at step {step}{replayed}")
+    if chief:
+        write_run_config(config.model_dir, config.to_dict())
 
     # Compiled loops.
     train_step = make_train_step(model, optimizer, train_metrics, config.batch_size, config.grad_accum_steps,
@@ -142,6 +165,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
                                  skipped_steps=skipped_steps if config.on_nan == "skip" else None)
     train_loop = make_train_loop(train_step, strategy, jit_compile)
     eval_loop = make_eval_loop(make_eval_step(model, eval_metrics), strategy, jit_compile)
+    average_replica_state = make_replica_state_averager(strategy, model)
 
     def evaluate(batches):
         """Metrics of the weights' moving average when there is one, else of the weights."""
@@ -153,33 +177,34 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     # The loop: each host call runs up to `steps_per_loop` steps, stopping at evaluation and
     # checkpoint boundaries; summaries, evaluation, checkpoints, the NaN policy and stop
     # requests (SIGTERM/SIGINT) are handled between calls.
-    summaries = SummaryWriter(config.model_dir, "train")
-    validation_summaries = SummaryWriter(config.model_dir, "validation")
+    summaries = SummaryWriter(config.model_dir, "train", enabled=chief)
+    validation_summaries = SummaryWriter(config.model_dir, "validation", enabled=chief)
     progress = ProgressReporter(config.train_steps, config.batch_size)
     non_finite = NonFiniteHandler(config.on_nan, checkpoint, learning_rate_scale, global_step, log)
     if config.on_nan == "restore" and checkpoint.latest_path is None:
         checkpoint.save(int(global_step))  # `restore` needs a checkpoint to go back to.
     validation_history = []
-    step = int(global_step)
+    step = int(global_step.numpy())
     with StopRequests() as stop_requests:
         while step < config.train_steps:
-            steps = _steps_until_boundary(step, config)
+            steps = steps_until_boundary(step, config)
             train_metrics.reset()
             gradient_norm.reset_state()
             skipped_before = int(skipped_steps.numpy())
             with explain_xla_errors():  # An op XLA cannot compile fails the first call: name it.
                 train_loop(train_iterator, tf.constant(steps, tf.int32))
-            step = int(global_step.assign_add(steps))
+            average_replica_state()  # One value of BatchNorm statistics on every replica.
+            step = int(global_step.assign_add(steps).numpy())
             figures = progress.report(step, steps, train_metrics.results())
             if not math.isfinite(figures["loss"]):
                 step = non_finite.recover(step, f"the training loss is {figures['loss']}")
                 continue
             log(progress.format(step, figures))
             non_finite.report_skipped(step, steps, int(skipped_steps.numpy()) - skipped_before,
-                                      _loss_scale_scalar(optimizer).get("loss_scale"))
-            summaries.scalars(step, dict(figures, learning_rate=_current_learning_rate(optimizer),
-                                         **_loss_scale_scalar(optimizer),
-                                         **_gradient_norm_scalar(gradient_norm, config)))
+                                      loss_scale_scalar(optimizer).get("loss_scale"))
+            summaries.scalars(step, dict(figures, learning_rate=current_learning_rate(optimizer),
+                                         **loss_scale_scalar(optimizer),
+                                         **gradient_norm_scalar(gradient_norm, config)))
             if step == config.train_steps or (config.eval_every and step % config.eval_every == 0):
                 validation = evaluate(validation_batches)
                 validation_history.append((step, validation))
@@ -193,8 +218,10 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
                 except NonFiniteWeightsError as error:
                     step = non_finite.recover(step, f"variable {error.variable} holds NaN or Inf")
                     continue
+                remove_temporary_directory(checkpoint_directory, config.model_dir)
                 non_finite.checkpoint_saved()
-                log(f"Saved checkpoint {path}")
+                if chief:
+                    log(f"Saved checkpoint {path}")
                 progress.restart_clock()
             if stop_requests.signal_name:
                 raise TrainingStopped(stopped_message(stop_requests.signal_name, step, path), step, path)
@@ -204,7 +231,8 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     test = evaluate(test_batches)
     return TrainResult(
         test_accuracy=test["accuracy"], test_loss=test["loss"], validation_history=validation_history,
-        final_step=step, precision=policy, jit_compile=jit_compile, model=model, ema=ema)
+        final_step=step, precision=policy, jit_compile=jit_compile, model=model, ema=ema, is_chief=chief,
+        strategy=strategy)
 
 
 def _describe_data(datasets, config):
@@ -220,28 +248,3 @@ def _describe_data(datasets, config):
         if alpha:
             line += f", {name} {alpha}"
     return line
-
-
-def _steps_until_boundary(step, config):
-    """Steps to run in the next loop: at most steps_per_loop, stopping at evaluations,
-    checkpoints and the end."""
-    boundary = config.train_steps
-    for every in (config.eval_every, config.checkpoint_every):
-        if every:
-            boundary = min(boundary, (step // every + 1) * every)
-    return min(config.steps_per_loop, boundary - step)
-
-
-def _current_learning_rate(optimizer):
-    # Keras evaluates a schedule at the optimizer's applied-update count here.
-    return float(optimizer.learning_rate)
-
-
-def _loss_scale_scalar(optimizer):
-    scale = precision_lib.loss_scale_of(optimizer)
-    return {} if scale is None else {"loss_scale": float(scale)}
-
-
-def _gradient_norm_scalar(gradient_norm, config):
-    # Measured only when clipping: under several replicas it costs an extra all-reduce.
-    return {"gradient_norm": float(gradient_norm.result())} if config.clip_grad_norm else {}

@@ -2,9 +2,12 @@
 TransformerClassifier) to float32 logits [B, num_classes]."""
 
 from layers.models.mlp import MLP
+from layers.models.resnet50 import ResNet50
 from layers.models.resnet_cifar import CifarResNet
 from layers.models.small_cnn import SmallCNN
 from layers.models.transformer_classifier import TransformerClassifier
+from layers.models.vgg16 import VGG16
 from layers.models.vit import VisionTransformer
 
-__all__ = ["MLP", "CifarResNet", "SmallCNN", "TransformerClassifier", "VisionTransformer"]
+__all__ = ["MLP", "CifarResNet", "ResNet50", "SmallCNN", "TransformerClassifier", "VGG16",
+           "VisionTransformer"]

@@ -7,11 +7,14 @@ padded token), so the whole registry runs in about a minute on two CPU cores.
 import numpy as np
 import pytest
 
-from layers import (BottleneckBlock, ConvBNActivation, DepthwiseSeparableConv, GroupNorm, MLPBlock,
-                    MultiHeadSelfAttention, PatchEmbedding, ResidualBlock, RMSNorm, SqueezeExcitation,
-                    StochasticDepth, TokenAndPositionEmbedding, TransformerEncoderBlock)
-from layers.conformance import check_layer
+from layers import (BottleneckBlock, BottleneckV1Block, CaffePreprocessing, ConvBNActivation,
+                    DepthwiseSeparableConv, GroupNorm, MLPBlock, MultiHeadSelfAttention, PatchEmbedding,
+                    ResidualBlock, RMSNorm, SqueezeExcitation, StochasticDepth, TokenAndPositionEmbedding,
+                    TransferHead, TransformerEncoderBlock)
+from layers.conformance import CHECKS, check_layer
 from layers.models import MLP, CifarResNet, SmallCNN, TransformerClassifier, VisionTransformer
+from layers.models.resnet50 import ResNetStem
+from layers.models.vgg16 import VGGBlock
 
 
 def _token_ids(seed, shape=(2, 6), vocab_size=20):
@@ -38,6 +41,15 @@ LAYERS = {
     "rms_norm": (lambda: RMSNorm(), (2, 5, 8), {}),
     "group_norm": (lambda: GroupNorm(2), (2, 4, 4, 4), {}),
     "stochastic_depth": (lambda: StochasticDepth(0.5, seed=3), (2, 5, 8), {}),
+    # The pieces of VGG16 and ResNet-50 (whole, they take ~10 s and ~75 s here; their numerics
+    # are checked against keras.applications in test_pretrained_weights.py).
+    "caffe_preprocessing": (lambda: CaffePreprocessing(), (2, 4, 4, 3), {"output_dtype": "float32"}),
+    "vgg_block": (lambda: VGGBlock(4, 2), (2, 6, 6, 3), {}),
+    "resnet_stem": (lambda: ResNetStem(), (2, 16, 16, 3), {}),
+    # Its biases feed BatchNorm, so in training mode they get no gradient (see its docstring).
+    "bottleneck_v1_projection": (lambda: BottleneckV1Block(2, strides=2), (2, 6, 6, 3),
+                                 {"checks": tuple(name for name in CHECKS if name != "training_step")}),
+    "transfer_head": (lambda: TransferHead(3, units=8), (2, 4, 4, 5), {"output_dtype": "float32"}),
 }
 
 # Models return float32 logits under every policy. Their XLA check compiles under float32

@@ -114,13 +114,13 @@ def test_data_is_checked_before_a_new_run_writes_anything(tmp_path):
     NonFiniteLossError("the training loss is nan at step 30 (--on_nan=stop); ..."),
 ], ids=lambda error: type(error).__name__)
 def test_script_prints_each_run_error_as_one_line(monkeypatch, tmp_path, error):
+    from training import run
     from training import train as train_script
-    from training import train_lib
 
     def fail(config):
         raise error
 
-    monkeypatch.setattr(train_lib, "train_and_evaluate", fail)
+    monkeypatch.setattr(run, "run_training", fail)
     train_script.FLAGS(["train", f"--model_dir={tmp_path}"])
     try:
         with pytest.raises(SystemExit) as exit_info:

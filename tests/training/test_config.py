@@ -47,6 +47,15 @@ BAD_VALUES = [
     ("augment", "rotate", "--augment='rotate': must be one of none, crop, crop_flip"),
     ("mixup_alpha", -0.2, "--mixup_alpha=-0.2: must be a number from 0 (off) to 100"),
     ("cutmix_alpha", float("inf"), "--cutmix_alpha=inf: must be a number from 0 (off) to 100"),
+    ("pretrained_weights", "w.h5", "--pretrained_weights='w.h5': --model=small_cnn has no pretrained base"),
+    ("freeze_base", True, "--freeze_base=True: needs --pretrained_weights"),
+    ("freeze_base", "yes", "--freeze_base='yes': must be true or false"),
+    ("unfreeze_from", "block5", "--unfreeze_from='block5': fine-tuning is the phase after --freeze_base"),
+    ("fine_tune_steps", 0, "--fine_tune_steps=0: must be a positive integer"),
+    ("fine_tune_learning_rate", 0.0, "--fine_tune_learning_rate=0.0: must be a number in (0, 10)"),
+    ("export", "no", "--export='no': must be true or false"),
+    ("worker_hosts", "127.0.0.1:2222", "--worker_hosts='127.0.0.1:2222': only --distribution_strategy=multi_worker"),
+    ("task_index", -1, "--task_index=-1: must be an integer >= 0"),
 ]
 
 

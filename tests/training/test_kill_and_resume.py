@@ -23,7 +23,7 @@ TRAIN_STEPS = 150
 RUN_FLAGS = ["--model=fault_model:TinyNet", "--dataset=digits", "--batch_size=32",
              f"--train_steps={TRAIN_STEPS}", "--warmup_steps=10", "--steps_per_loop=5",
              "--checkpoint_every=15", "--eval_every=0", "--keep_checkpoints=2", "--seed=3", "--deterministic",
-             "--precision=float32", "--jit_compile=false"]
+             "--precision=float32", "--jit_compile=false", "--noexport"]
 # Convolution with batch normalization (moving statistics) and dropout (a seed generator): the
 # state beyond weights and optimizer slots that an exact resume must also carry.
 MODEL_SOURCE = textwrap.dedent('''

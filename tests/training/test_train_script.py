@@ -31,6 +31,9 @@ def test_help_documents_every_flag():
     (["--model=nowhere:Net"], "error: --model='nowhere:Net': model 'nowhere:Net': cannot import module 'nowhere'"),
     (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),
     (["stray_argument"], "error: unexpected arguments 'stray_argument'"),
+    (["--freeze_base"], "error: --freeze_base=True: needs --pretrained_weights"),
+    # Found only once the data are loaded: the model cannot take 8x8 digits.
+    (["--model=vgg16"], "error: --model='vgg16': cannot take --dataset=digits's images of shape (8, 8, 1)"),
 ])
 def test_bad_flag_exits_nonzero_with_one_line(args, message):
     result = _run(args)

@@ -1,0 +1,53 @@
+"""Classify image files with the model a training run exported.
+
+  python -m training.predict --model_dir=runs/flowers photo.jpg [more.png ...]
+
+prints one line per image with its most probable classes:
+
+  photo.jpg: tulips 0.9412 | roses 0.0391 | daisy 0.0102
+
+Images (PNG, JPEG, GIF or BMP) are decoded with tf.io to the model's channel count and resized
+to its input size; the SavedModel in <model_dir>/export applies everything else.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # As in training.train: no C++ log lines.
+
+from absl import app, flags, logging  # noqa: E402
+
+flags.DEFINE_string("model_dir", None, "The run directory of `python -m training.train` (it holds export/).")
+flags.DEFINE_integer("top_k", 3, "How many of the most probable classes to print per image.")
+
+FLAGS = flags.FLAGS
+
+
+def parse_flags_or_exit(argv):
+    """absl's parser, but a bad flag ends the process with one line instead of two plus usage."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        sys.exit(f"error: {error}")
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)
+    if not FLAGS.model_dir:
+        sys.exit("error: --model_dir='': give the run directory that holds export/")
+    if len(argv) < 2:
+        sys.exit("error: no images; usage: python -m training.predict --model_dir=DIR IMAGE [IMAGE...]")
+    if FLAGS.top_k < 1:
+        sys.exit(f"error: --top_k={FLAGS.top_k}: must be a positive integer")
+    # The `training` package imported TensorFlow already, with its start-up notices captured.
+    from training.prediction import PredictError, predict_files  # pylint: disable=import-outside-toplevel
+
+    try:
+        lines = predict_files(FLAGS.model_dir, argv[1:], FLAGS.top_k)
+    except PredictError as error:
+        sys.exit(f"error: {error}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags_or_exit)
