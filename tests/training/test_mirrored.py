@@ -17,8 +17,8 @@ from training import ConfigError, TrainConfig, train_and_evaluate
 # SGD, not Adam: Adam divides out the gradient's scale, so it would hide a loss averaged over
 # the wrong batch size; with SGD such a bug doubles the update.
 SETTINGS = dict(model="mlp", dataset="digits", optimizer="sgd", learning_rate=0.05, lr_schedule="constant",
-                train_steps=10, warmup_steps=0, steps_per_loop=5, eval_every=5, batch_size=32,
-                jit_compile="false")
+                train_steps=10, warmup_steps=0, steps_per_loop=5, eval_every=5, checkpoint_every=5,
+                batch_size=32, jit_compile="false")
 MIRRORED = dict(distribution_strategy="mirrored", num_replicas=2)
 # Largest ||weights(2 replicas) - weights(1 replica)|| / ||weights(1 replica) - initial weights||,
 # i.e. the disagreement as a fraction of what 10 steps of training moved the weights. Measured:

@@ -24,7 +24,8 @@ JOB_TIMEOUT = 240  # Seconds for a whole two-worker job: TensorFlow imports domi
 FAILURE_TIMEOUT = 60  # Seconds for the survivor to notice a dead peer (heartbeats: ~10 s) and exit.
 # 300 steps of 64 digits each: ~6 s of training, long enough to kill a worker mid-run.
 SETTINGS = dict(model="mlp", dataset="digits", train_steps=300, warmup_steps=10, steps_per_loop=25,
-                eval_every=50, batch_size=64, learning_rate=3e-3, precision="float32", seed=3)
+                eval_every=50, checkpoint_every=50, batch_size=64, learning_rate=3e-3, precision="float32",
+                seed=3)
 
 
 def _flags(settings):
