@@ -129,5 +129,5 @@ class KerasFitRunner:
 
     def run(self, calls):
         self.model.fit(self._dataset, epochs=1, steps_per_epoch=(calls + 1) * self.steps_per_call, verbose=0,
-                       callbacks=[self._clock])
+                       shuffle=False, callbacks=[self._clock])
         return self._clock.ends[-1] - self._clock.ends[0], calls * self.steps_per_call
