@@ -16,3 +16,12 @@ def test_best_of_picks_the_fastest_listed_variant_only():
     assert best_of(medians, ["keras_fit_default float32", "keras_fit_xla float32", "absent"]) == (
         "keras_fit_default float32", 1000.0)
     assert best_of(medians, []) == (None, None)
+
+
+def test_input_pipeline_verdict_names_the_bottleneck():
+    from benchmarks.input_pipeline import verdict
+
+    assert verdict(pipeline_rate=500.0, step_rate=1000.0, fed_step_rate=480.0).startswith(
+        "INPUT-BOUND: the pipeline delivers 500 examples/s, 2.00x slower")
+    sentence = verdict(pipeline_rate=4000.0, step_rate=1000.0, fed_step_rate=900.0)
+    assert sentence.startswith("not input-bound") and "4.00x" in sentence and "(-10%)" in sentence
