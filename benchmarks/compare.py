@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keep TensorFlow's start-up
 from absl import app, flags  # noqa: E402
 
 from benchmarks import script_flags  # noqa: E402
+from benchmarks.comparisons import best_of, speedups  # noqa: E402
 
 VARIANTS = ("tapecraft", "keras_fit_default", "keras_fit_loop", "keras_fit_xla", "keras_fit_xla_loop", "eager")
 
@@ -37,20 +38,6 @@ script_flags.define_timing_flags(default_steps=64, default_repeats=5)
 script_flags.define_output_flags("compare")
 
 FLAGS = flags.FLAGS
-
-
-def speedups(medians: dict, reference: str) -> dict:
-    """{label: medians[reference] / medians[label]}: how many times faster `reference` ran."""
-    return {label: medians[reference] / median for label, median in medians.items()}
-
-
-def best_of(medians: dict, labels) -> tuple:
-    """(label, median) of the fastest of `labels`, or (None, None) when there are none."""
-    candidates = [(medians[label], label) for label in labels if label in medians]
-    if not candidates:
-        return None, None
-    median, label = max(candidates)
-    return label, median
 
 
 def create_runner(variant, workload, policy, jit_setting, device):

@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keep TensorFlow's start-up
 from absl import app, flags  # noqa: E402
 
 from benchmarks import script_flags  # noqa: E402
+from benchmarks.comparisons import verdict  # noqa: E402
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")
@@ -27,43 +28,6 @@ script_flags.define_timing_flags(default_steps=32, default_repeats=5)
 script_flags.define_output_flags("input_pipeline")
 
 FLAGS = flags.FLAGS
-
-
-class PipelineRunner:
-    """Pulls `steps_per_call` batches per call from a dataset inside a compiled loop; no training."""
-
-    def __init__(self, dataset, steps_per_call):
-        import tensorflow as tf
-
-        self.steps_per_call = steps_per_call
-        self._iterator = iter(dataset)
-        self._num_steps = tf.constant(steps_per_call, tf.int32)
-        self._examples = tf.Variable(0, dtype=tf.int64, trainable=False)
-
-        @tf.function
-        def drain(iterator, num_steps):
-            for _ in tf.range(num_steps):
-                _, labels = next(iterator)
-                self._examples.assign_add(tf.size(labels, out_type=tf.int64))
-
-        self._drain = drain
-
-    def run(self, calls):
-        from benchmarks.timing import time_calls
-
-        seconds = time_calls(lambda: self._drain(self._iterator, self._num_steps), self._examples.numpy, calls)
-        return seconds, calls * self.steps_per_call
-
-
-def verdict(pipeline_rate, step_rate, fed_step_rate) -> str:
-    """One sentence a user acts on, from the three medians (examples/s)."""
-    change = 100.0 * (fed_step_rate / step_rate - 1.0)
-    if pipeline_rate < step_rate:
-        return (f"INPUT-BOUND: the pipeline delivers {pipeline_rate:,.0f} examples/s, {step_rate / pipeline_rate:.2f}x "
-                f"slower than the step consumes them ({step_rate:,.0f}/s); speed up the input first.")
-    return (f"not input-bound: the pipeline delivers {pipeline_rate:,.0f} examples/s, {pipeline_rate / step_rate:.2f}x "
-            f"what the step consumes ({step_rate:,.0f}/s); fed by it, the step ran at {fed_step_rate:,.0f}/s "
-            f"({change:+.0f}%).")
 
 
 def main(argv):
@@ -82,7 +46,7 @@ def main(argv):
     from benchmarks import report, results
     from benchmarks.environment import describe_environment
     from benchmarks.inputs import create_dataset, create_iterator
-    from benchmarks.runners import TapecraftRunner, build_model
+    from benchmarks.runners import PipelineRunner, TapecraftRunner, build_model
     from benchmarks.timing import measure_interleaved
     from core.devices import detect_device
     from core.precision import compute_dtype, resolve_precision

@@ -3,6 +3,7 @@
 - TapecraftRunner: tapecraft's step and compiled loop, made by the functions train_lib uses.
 - KerasFitRunner: the same kind of model and optimizer through `model.fit`.
 - EagerRunner: tapecraft's step called eagerly from a plain Python loop.
+- PipelineRunner: the input pipeline alone, batches pulled and dropped.
 Every runner gets its own model and optimizer, so no variant warms or changes another's state.
 """
 
@@ -131,3 +132,29 @@ class KerasFitRunner:
         self.model.fit(self._dataset, epochs=1, steps_per_epoch=(calls + 1) * self.steps_per_call, verbose=0,
                        shuffle=False, callbacks=[self._clock])
         return self._clock.ends[-1] - self._clock.ends[0], calls * self.steps_per_call
+
+
+class PipelineRunner:
+    """Pulls `steps_per_call` batches per call from a dataset inside a compiled loop; no training."""
+
+    def __init__(self, dataset, steps_per_call):
+        self.steps_per_call = steps_per_call
+        self._iterator = iter(dataset)
+        self._num_steps = tf.constant(steps_per_call, tf.int32)
+        self._examples = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+        @tf.function
+        def drain(iterator, num_steps):
+            for _ in tf.range(num_steps):
+                _, labels = next(iterator)
+                self._examples.assign_add(tf.size(labels, out_type=tf.int64))
+
+        self._drain = drain
+
+    def run(self, calls):
+        return time_calls(lambda: self._drain(self._iterator, self._num_steps), self.sync, calls), \
+            calls * self.steps_per_call
+
+    def sync(self):
+        """The examples pulled so far, read back after the last batch arrived."""
+        return int(self._examples.numpy())

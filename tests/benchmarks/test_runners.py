@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from benchmarks.inputs import DeviceBatch, create_dataset, create_iterator, synthetic_batch
-from benchmarks.runners import EagerRunner, KerasFitRunner, TapecraftRunner, build_model
+from benchmarks.runners import EagerRunner, KerasFitRunner, PipelineRunner, TapecraftRunner, build_model
 from benchmarks.timing import measure_interleaved
 from benchmarks.workloads import WORKLOADS, Workload, find_workload
 
@@ -33,6 +33,13 @@ def test_every_runner_counts_only_timed_steps():
     assert int(optimizers["eager"].iterations) == (1 + 1 + 4) * 3
     # fit runs one untimed execution more per call, whose end starts the clock.
     assert int(optimizers["fit"].iterations) == (2 + 2 + 2 * 3) * 3
+
+
+def test_pipeline_runner_pulls_the_batches_it_reports():
+    runner = PipelineRunner(create_dataset("pipeline", TINY, 8), steps_per_call=3)
+    timings = measure_interleaved({"pipeline": runner}, repeats=2, steps_per_repeat=3, warmup_calls=0)
+    assert timings["pipeline"].repeat_steps == [3, 3]
+    assert int(runner.sync()) == (1 + 2) * 3 * 8  # Compile call + 2 repeats, 3 batches of 8 each.
 
 
 def test_device_batch_hands_out_the_same_tensors():

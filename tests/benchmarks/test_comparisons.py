@@ -1,8 +1,8 @@
-"""The compare script's arithmetic: speedups and the best baseline."""
+"""The scripts' arithmetic: speedups, the best baseline, the input-bound verdict."""
 
 import pytest
 
-from benchmarks.compare import best_of, speedups
+from benchmarks.comparisons import best_of, speedups, verdict
 
 
 def test_speedups_divide_the_reference_by_each_variant():
@@ -19,8 +19,6 @@ def test_best_of_picks_the_fastest_listed_variant_only():
 
 
 def test_input_pipeline_verdict_names_the_bottleneck():
-    from benchmarks.input_pipeline import verdict
-
     assert verdict(pipeline_rate=500.0, step_rate=1000.0, fed_step_rate=480.0).startswith(
         "INPUT-BOUND: the pipeline delivers 500 examples/s, 2.00x slower")
     sentence = verdict(pipeline_rate=4000.0, step_rate=1000.0, fed_step_rate=900.0)
