@@ -71,6 +71,12 @@ def build_runner(config, strategy, device):
     model, optimizer = build_model(workload, policy, strategy)
     jit_compile, jit_reason = resolve_jit_compile(
         config["jit_compile"], device, model, workload.input_shape, precision_lib.compute_dtype(policy))
+    if jit_compile and strategy.num_replicas_in_sync > 1 and device.kind == "cpu":
+        # XLA compiles each replica's step for CPU:0 and cannot reach variables on CPU:1.
+        if config["jit_compile"] == "true":
+            sys.exit("error: --jit_compile=true: XLA cannot run a step over several logical CPU devices; "
+                     "use --jit_compile=false or --num_replicas=1")
+        jit_compile, jit_reason = False, "XLA cannot run a step over several logical CPU devices"
     iterator = create_iterator(config["data"], workload, config["batch_size"], strategy)
     runner = TapecraftRunner(model, optimizer, strategy, iterator, config["batch_size"], jit_compile,
                              config["steps_per_loop"])
@@ -87,6 +93,8 @@ def main(argv):
     script_flags.refuse_arguments(argv)
     found = configurations()
 
+    import tensorflow as tf
+
     from benchmarks import report, results
     from benchmarks.environment import describe_environment
     from benchmarks.timing import measure_interleaved
@@ -94,9 +102,11 @@ def main(argv):
     from benchmarks.utilization import FlopCounter
     from core.precision import compute_dtype
     from core.devices import detect_device
-    from core.distribution import create_strategy
+    from core.distribution import configure_logical_cpus, create_strategy
 
-    # The strategy first: splitting the CPU into replicas must precede any TensorFlow op.
+    # Replicas first: splitting the CPU into logical devices must precede any TensorFlow op.
+    if FLAGS.num_replicas > 1 and not tf.config.list_physical_devices("GPU"):
+        configure_logical_cpus(FLAGS.num_replicas)
     strategy = create_strategy("mirrored" if FLAGS.num_replicas > 1 else "default", FLAGS.num_replicas)
     device = detect_device()
     environment = describe_environment()
