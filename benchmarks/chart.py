@@ -37,12 +37,14 @@ def write_chart(records, path: str, title: str = ""):
         axis.set_yticks(list(positions), [row["label"] for row in rows], fontsize=8)
         axis.invert_yaxis()  # First configuration on top, as in the table.
         for position, median, row in zip(positions, medians, rows):  # The median, right of the whisker.
-            axis.text(row["examples_per_second"]["max"], position, f"  {median:,.0f}", va="center", fontsize=8)
+            axis.text(row["examples_per_second"]["max"], position, f"  {median:,.0f}", va="center",
+                      fontsize=8)
         axis.set_title(workload, fontsize=9, loc="left")
         axis.set_xlim(0, max(row["examples_per_second"]["max"] for row in rows) * 1.25)
     axes[-1, 0].set_xlabel("examples / second (median; whiskers: min-max over repeats)")
     first = records[0]
-    figure.suptitle(f"{title}  [{first['device_name']}, TF {first['tensorflow_version']}]".strip(), fontsize=10)
+    machine = f"[{first['device_name']}, TF {first['tensorflow_version']}]"
+    figure.suptitle(f"{title}  {machine}".strip(), fontsize=10)
     figure.tight_layout()
     directory = os.path.dirname(path)
     if directory:
@@ -63,7 +65,7 @@ def main(argv):
 
 def define_flags():
     """Flags of the script only: the scripts that import write_chart have their own."""
-    flags.DEFINE_string("results", None, "A .jsonl file written by benchmarks.throughput or benchmarks.compare.")
+    flags.DEFINE_string("results", None, "A .jsonl file written by a benchmarks script.")
     flags.DEFINE_string("output", None, "PNG file to write.")
     flags.DEFINE_string("title", "", "Chart title; the device and TensorFlow version are added.")
 

@@ -19,8 +19,9 @@ def verdict(pipeline_rate, step_rate, fed_step_rate) -> str:
     """One sentence a user acts on, from the three medians (examples/s)."""
     change = 100.0 * (fed_step_rate / step_rate - 1.0)
     if pipeline_rate < step_rate:
-        return (f"INPUT-BOUND: the pipeline delivers {pipeline_rate:,.0f} examples/s, {step_rate / pipeline_rate:.2f}x "
-                f"slower than the step consumes them ({step_rate:,.0f}/s); speed up the input first.")
-    return (f"not input-bound: the pipeline delivers {pipeline_rate:,.0f} examples/s, {pipeline_rate / step_rate:.2f}x "
-            f"what the step consumes ({step_rate:,.0f}/s); fed by it, the step ran at {fed_step_rate:,.0f}/s "
-            f"({change:+.0f}%).")
+        return (f"INPUT-BOUND: the pipeline delivers {pipeline_rate:,.0f} examples/s, "
+                f"{step_rate / pipeline_rate:.2f}x slower than the step consumes them ({step_rate:,.0f}/s); "
+                f"speed up the input first.")
+    return (f"not input-bound: the pipeline delivers {pipeline_rate:,.0f} examples/s, "
+            f"{pipeline_rate / step_rate:.2f}x what the step consumes ({step_rate:,.0f}/s); "
+            f"fed by it, the step ran at {fed_step_rate:,.0f}/s ({change:+.0f}%).")

@@ -41,7 +41,8 @@ def hlo_flops(hlo_text: str) -> int:
     for computation, name in _live_instructions(computations, entry):
         shape, opcode, operands, attributes = computations[computation]["instructions"][name]
         if opcode in ("dot", "convolution"):
-            operand_shapes = [computations[computation]["instructions"][operand][0] for operand in operands[:2]]
+            instructions = computations[computation]["instructions"]
+            operand_shapes = [instructions[operand][0] for operand in operands[:2]]
             count = _dot_flops if opcode == "dot" else _convolution_flops
             total += count(shape, operand_shapes, attributes)
     return total
@@ -119,7 +120,8 @@ def _dimension_list(attributes, key):
 
 
 def _dot_flops(output_dims, operand_dims, attributes):
-    contracted = math.prod(operand_dims[0][axis] for axis in _dimension_list(attributes, "lhs_contracting_dims"))
+    contracting_axes = _dimension_list(attributes, "lhs_contracting_dims")
+    contracted = math.prod(operand_dims[0][axis] for axis in contracting_axes)
     return 2 * math.prod(output_dims) * contracted
 
 
@@ -144,9 +146,12 @@ def _parse_window(attributes, spatial_count):
     fields = dict(item.split("=") for item in text.group(1).split()) if text else {}
 
     def per_axis(key, default):
-        return [int(value) for value in fields[key].split("x")] if key in fields else [default] * spatial_count
+        if key not in fields:
+            return [default] * spatial_count
+        return [int(value) for value in fields[key].split("x")]
 
-    pads = [int(pair.split("_")[0]) for pair in fields["pad"].split("x")] if "pad" in fields else [0] * spatial_count
+    pads = [int(pair.split("_")[0]) for pair in fields["pad"].split("x")] if "pad" in fields else None
+    pads = pads or [0] * spatial_count
     return {"size": per_axis("size", 1), "stride": per_axis("stride", 1), "padding_low": pads,
             "input_dilation": per_axis("lhs_dilate", 1), "kernel_dilation": per_axis("rhs_dilate", 1)}
 

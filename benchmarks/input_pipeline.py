@@ -22,7 +22,8 @@ from benchmarks.comparisons import verdict  # noqa: E402
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")
 flags.DEFINE_string("precision", "auto", "float32, mixed_float16, mixed_bfloat16 or auto.")
-flags.DEFINE_string("jit_compile", "auto", "XLA for the step: auto (training.jit's rule), true or false.")
+flags.DEFINE_string("jit_compile", "auto", "XLA: auto (training.jit's rule), true (the step), loop (the "
+                    "whole loop) or false.")
 flags.DEFINE_integer("steps_per_loop", 16, "Steps (or batches) per compiled host call.")
 script_flags.define_timing_flags(default_steps=32, default_repeats=5)
 script_flags.define_output_flags("input_pipeline")
@@ -36,7 +37,7 @@ def main(argv):
     from core.precision import PRECISIONS
 
     script_flags.choices_or_exit("precision", [FLAGS.precision], PRECISIONS)
-    script_flags.choices_or_exit("jit_compile", [FLAGS.jit_compile], ("auto", "true", "false"))
+    script_flags.choices_or_exit("jit_compile", [FLAGS.jit_compile], ("auto", "true", "loop", "false"))
     batch_size = (script_flags.integers_or_exit("batch_size", [FLAGS.batch_size], minimum=0)[0]
                   or workload.batch_size)
     script_flags.integers_or_exit("steps_per_loop", [FLAGS.steps_per_loop], minimum=1)
@@ -46,11 +47,10 @@ def main(argv):
     from benchmarks import report, results
     from benchmarks.environment import describe_environment
     from benchmarks.inputs import create_dataset, create_iterator
-    from benchmarks.runners import PipelineRunner, TapecraftRunner, build_model
+    from benchmarks.runners import PipelineRunner, TapecraftRunner, build_model, resolve_compilation
     from benchmarks.timing import measure_interleaved
     from core.devices import detect_device
-    from core.precision import compute_dtype, resolve_precision
-    from training.jit import resolve_jit_compile
+    from core.precision import resolve_precision
 
     device = detect_device()
     environment = describe_environment()
@@ -63,11 +63,14 @@ def main(argv):
     facts["input pipeline alone"] = dict(variant="input_pipeline", data="pipeline", jit_compile=None)
     for data in ("synthetic", "pipeline"):
         model, optimizer = build_model(workload, policy)
-        jit, reason = resolve_jit_compile(FLAGS.jit_compile, device, model, workload.input_shape, compute_dtype(policy))
-        label = f"step, {'one batch in device memory' if data == 'synthetic' else 'fed by the tf.data pipeline'}"
-        runners[label] = TapecraftRunner(model, optimizer, strategy, create_iterator(data, workload, batch_size, strategy),
-                                         batch_size, jit, FLAGS.steps_per_loop)
-        facts[label] = dict(variant="tapecraft", data=data, jit_compile=jit, jit_reason=reason)
+        jit, compile_loop, reason = resolve_compilation(FLAGS.jit_compile, device, model, workload, policy)
+        source = "one batch in device memory" if data == "synthetic" else "fed by the tf.data pipeline"
+        label = f"step, {source}"
+        iterator = create_iterator(data, workload, batch_size, strategy)
+        runners[label] = TapecraftRunner(model, optimizer, strategy, iterator, batch_size, jit,
+                                         FLAGS.steps_per_loop, compile_loop)
+        facts[label] = dict(variant="tapecraft", data=data, jit_compile=jit, compile_loop=compile_loop,
+                            jit_reason=reason)
 
     timings = measure_interleaved(runners, FLAGS.repeats, FLAGS.steps, FLAGS.warmup_calls, log=print)
     records = [results.make_record(environment, timings[label], script="input_pipeline", label=label,

@@ -58,7 +58,8 @@ class MatmulRunner:
 
 def peak_runners(dtypes) -> dict:
     """{label: MatmulRunner} for each dtype and kernel."""
-    return {f"peak {dtype} matmul ({kernel})": MatmulRunner(dtype, kernel) for dtype in dtypes for kernel in KERNELS}
+    return {f"peak {dtype} matmul ({kernel})": MatmulRunner(dtype, kernel)
+            for dtype in dtypes for kernel in KERNELS}
 
 
 def best_flops_per_second(runners: dict, timings: dict) -> dict:

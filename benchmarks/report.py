@@ -3,7 +3,8 @@
 
 def format_header(environment: dict) -> str:
     """Device, core count, versions and load: what a reader needs before trusting a number."""
-    return (f"Device: {environment['device_kind']} ({environment['device_name']}, x{environment['device_count']}); "
+    device = f"{environment['device_kind']} ({environment['device_name']}, x{environment['device_count']})"
+    return (f"Device: {device}; "
             f"CPU {environment['cpu_model']}, {environment['cpu_cores']} cores, "
             f"bfloat16 instructions: {'yes' if environment['cpu_bfloat16'] else 'no'}\n"
             f"TensorFlow {environment['tensorflow_version']}, Keras {environment['keras_version']}, "

@@ -52,6 +52,7 @@ RESULT_SCHEMA = {
 
 # Present only in some lines.
 OPTIONAL_FIELDS = {
+    "compile_loop": ((bool,), "tapecraft: XLA compiled the whole loop, not only the step"),
     "jit_reason": ((str,), "why --jit_compile=auto chose what it chose"),
     "precision_reason": ((str,), "why --precision=auto chose the policy"),
     "speedup_of_tapecraft": (_NUMBER, "compare: tapecraft's median examples/s over this variant's"),

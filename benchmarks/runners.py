@@ -15,6 +15,7 @@ import tensorflow as tf
 from benchmarks.timing import time_calls
 from benchmarks.workloads import Workload, create_model
 from core import precision as precision_lib
+from training.jit import resolve_jit_compile, resolve_loop_compilation
 from training.loop import make_train_loop
 from training.metrics import ClassificationMetrics
 from training.optimizers import create_optimizer
@@ -45,6 +46,19 @@ def make_step(model, optimizer, batch_size, strategy=None):
     return make_train_step(model, optimizer, metrics, batch_size)
 
 
+def resolve_compilation(setting, device, model, workload: Workload, policy, num_replicas=1):
+    """(jit_compile, compile_loop, reason) for `--jit_compile=setting`, decided as train_lib decides."""
+    jit_compile, reason = resolve_jit_compile(setting, device, model, workload.input_shape,
+                                              precision_lib.compute_dtype(policy))
+    compile_loop, loop_reason = resolve_loop_compilation(setting, jit_compile, device, num_replicas)
+    return jit_compile, compile_loop, reason + (f"; {loop_reason}" if compile_loop else "")
+
+
+def describe_compilation(jit_compile, compile_loop) -> str:
+    """"loop", "step" or "off": what XLA compiles."""
+    return "loop" if compile_loop else "step" if jit_compile else "off"
+
+
 class TapecraftRunner:
     """`make_train_loop(make_train_step(...))`: `steps_per_loop` steps per host call.
 
@@ -53,14 +67,17 @@ class TapecraftRunner:
       strategy: the tf.distribute strategy.
       iterator: what the loop calls `next()` on (a DeviceBatch or a distributed dataset's iterator).
       batch_size: global batch size.
-      jit_compile: XLA for the step (already resolved from auto/true/false).
+      jit_compile: XLA for the step (already resolved, see `resolve_compilation`).
       steps_per_loop: steps per host call.
+      compile_loop: XLA for the whole loop over batches read ahead (training.loop).
     """
 
-    def __init__(self, model, optimizer, strategy, iterator, batch_size, jit_compile, steps_per_loop):
+    def __init__(self, model, optimizer, strategy, iterator, batch_size, jit_compile, steps_per_loop,
+                 compile_loop=False):
         self.optimizer = optimizer
         self.steps_per_call = steps_per_loop
-        self.train_loop = make_train_loop(make_step(model, optimizer, batch_size, strategy), strategy, jit_compile)
+        step = make_step(model, optimizer, batch_size, strategy)
+        self.train_loop = make_train_loop(step, strategy, jit_compile, compile_loop=compile_loop)
         self._iterator = iterator
         self._num_steps = tf.constant(steps_per_loop, tf.int32)
 

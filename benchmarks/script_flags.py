@@ -14,8 +14,8 @@ RESULTS_DIRECTORY = os.path.join("runs", "benchmarks")
 
 
 def define_timing_flags(default_steps, default_repeats):
-    flags.DEFINE_integer("steps", default_steps, "Timed training steps per repeat (rounded up to whole loops).")
-    flags.DEFINE_integer("repeats", default_repeats, "Timed repeats per configuration; the median is reported.")
+    flags.DEFINE_integer("steps", default_steps, "Timed training steps per repeat (whole loops, rounded up).")
+    flags.DEFINE_integer("repeats", default_repeats, "Timed repeats per configuration; medians are reported.")
     flags.DEFINE_integer("warmup_calls", 1, "Untimed host calls after the first (compiling) one.")
 
 

@@ -23,8 +23,9 @@ from benchmarks import script_flags  # noqa: E402
 flags.DEFINE_list("workload", ["cifar_cnn"], "Workloads from benchmarks.workloads: mlp, cifar_cnn, resnet20, "
                   "resnet50, transformer.")
 flags.DEFINE_list("batch_size", ["0"], "Global batch sizes; 0 means the workload's default.")
-flags.DEFINE_list("precision", ["auto"], "float32, mixed_float16, mixed_bfloat16 or auto (picked for the device).")
-flags.DEFINE_list("jit_compile", ["auto"], "XLA for the step: auto (training.jit's rule), true or false.")
+flags.DEFINE_list("precision", ["auto"], "float32, mixed_float16, mixed_bfloat16 or auto (for the device).")
+flags.DEFINE_list("jit_compile", ["auto"], "XLA: auto (training.jit's rule), true (the step), loop (the "
+                  "whole loop) or false.")
 flags.DEFINE_list("steps_per_loop", ["16"], "Training steps per compiled host call.")
 flags.DEFINE_list("data", ["synthetic"], "synthetic (one batch held in device memory) or pipeline (tf.data).")
 flags.DEFINE_integer("num_replicas", 1, "Replicas (MirroredStrategy over GPUs, or logical CPU devices).")
@@ -44,7 +45,7 @@ def configurations():
     batch_sizes = script_flags.integers_or_exit("batch_size", FLAGS.batch_size, minimum=0)
     loops = script_flags.integers_or_exit("steps_per_loop", FLAGS.steps_per_loop, minimum=1)
     script_flags.choices_or_exit("precision", FLAGS.precision, PRECISIONS)
-    script_flags.choices_or_exit("jit_compile", FLAGS.jit_compile, ("auto", "true", "false"))
+    script_flags.choices_or_exit("jit_compile", FLAGS.jit_compile, ("auto", "true", "loop", "false"))
     script_flags.choices_or_exit("data", FLAGS.data, DATA_SOURCES)
     if FLAGS.num_replicas < 1:
         sys.exit(f"error: --num_replicas={FLAGS.num_replicas}: must be a positive integer")
@@ -53,7 +54,8 @@ def configurations():
             workloads, batch_sizes, FLAGS.precision, FLAGS.jit_compile, loops, FLAGS.data):
         batch = batch or workload.batch_size
         if batch % FLAGS.num_replicas:
-            sys.exit(f"error: --batch_size={batch}: must divide evenly over --num_replicas={FLAGS.num_replicas}")
+            sys.exit(f"error: --batch_size={batch}: must divide evenly over "
+                     f"--num_replicas={FLAGS.num_replicas}")
         found.append(dict(workload=workload, batch_size=batch, precision=precision, jit_compile=jit,
                           steps_per_loop=loop, data=data))
     return found
@@ -62,15 +64,17 @@ def configurations():
 def build_runner(config, strategy, device):
     """The TapecraftRunner for one configuration, and the facts its result line records."""
     from benchmarks.inputs import create_iterator
-    from benchmarks.runners import TapecraftRunner, build_model
+    from benchmarks.runners import TapecraftRunner, build_model, describe_compilation, resolve_compilation
     from core import precision as precision_lib
-    from training.jit import resolve_jit_compile
 
     workload = config["workload"]
     policy, precision_reason = precision_lib.resolve_precision(config["precision"], device)
     model, optimizer = build_model(workload, policy, strategy)
-    jit_compile, jit_reason = resolve_jit_compile(
-        config["jit_compile"], device, model, workload.input_shape, precision_lib.compute_dtype(policy))
+    jit_compile, compile_loop, jit_reason = resolve_compilation(
+        config["jit_compile"], device, model, workload, policy, strategy.num_replicas_in_sync)
+    if config["jit_compile"] == "loop" and not compile_loop:
+        sys.exit("error: --jit_compile=loop: the whole loop compiles for one replica only; "
+                 "use --num_replicas=1")
     if jit_compile and strategy.num_replicas_in_sync > 1 and device.kind == "cpu":
         # XLA compiles each replica's step for CPU:0 and cannot reach variables on CPU:1.
         if config["jit_compile"] == "true":
@@ -79,13 +83,15 @@ def build_runner(config, strategy, device):
         jit_compile, jit_reason = False, "XLA cannot run a step over several logical CPU devices"
     iterator = create_iterator(config["data"], workload, config["batch_size"], strategy)
     runner = TapecraftRunner(model, optimizer, strategy, iterator, config["batch_size"], jit_compile,
-                             config["steps_per_loop"])
+                             config["steps_per_loop"], compile_loop)
     replicas = f" x{FLAGS.num_replicas} replicas" if FLAGS.num_replicas > 1 else ""
-    label = (f"{workload.name} b{config['batch_size']} {policy} xla={'on' if jit_compile else 'off'} "
-             f"loop={config['steps_per_loop']} {config['data']}{replicas}")
-    facts = dict(workload=workload.name, variant="tapecraft", batch_size=config["batch_size"], precision=policy,
-                 jit_compile=jit_compile, steps_per_loop=config["steps_per_loop"], data=config["data"],
-                 num_replicas=FLAGS.num_replicas, jit_reason=jit_reason, precision_reason=precision_reason)
+    xla = describe_compilation(jit_compile, compile_loop)
+    label = (f"{workload.name} b{config['batch_size']} {policy} xla={xla} {config['steps_per_loop']}/call "
+             f"{config['data']}{replicas}")
+    facts = dict(workload=workload.name, variant="tapecraft", batch_size=config["batch_size"],
+                 precision=policy, jit_compile=jit_compile, steps_per_loop=config["steps_per_loop"],
+                 data=config["data"], num_replicas=FLAGS.num_replicas, compile_loop=compile_loop,
+                 jit_reason=jit_reason, precision_reason=precision_reason)
     return label, runner, facts
 
 
@@ -116,18 +122,18 @@ def main(argv):
     for config in found:
         label, runner, facts = build_runner(config, strategy, device)
         built[label] = (runner, facts, config["workload"])
-        print(f"{label}: XLA {'on' if facts['jit_compile'] else 'off'} ({facts['jit_reason']}); "
-              f"precision {facts['precision']} ({facts['precision_reason']})")
+        print(f"{label}: {facts['jit_reason']}; precision: {facts['precision_reason']}")
 
     flop_counter = FlopCounter()
     step_flops = {label: flop_counter.global_step_flops(workload, facts["precision"], facts["batch_size"],
                                                         FLAGS.num_replicas) if FLAGS.mfu else None
                   for label, (_, facts, workload) in built.items()}
-    dtypes = sorted({compute_dtype(facts["precision"]) for _, facts, _ in built.values()}) if FLAGS.mfu else []
-    matmuls = peak_runners(dtypes)
+    dtypes = {compute_dtype(facts["precision"]) for _, facts, _ in built.values()}
+    matmuls = peak_runners(sorted(dtypes) if FLAGS.mfu else [])
 
     runners = {label: runner for label, (runner, _, _) in built.items()}
-    timings = measure_interleaved(dict(runners, **matmuls), FLAGS.repeats, FLAGS.steps, FLAGS.warmup_calls, log=print)
+    timings = measure_interleaved(dict(runners, **matmuls), FLAGS.repeats, FLAGS.steps, FLAGS.warmup_calls,
+                                  log=print)
     peaks = best_flops_per_second(matmuls, timings)
     for dtype, (rate, label) in peaks.items():
         print(f"peak {dtype}: {rate / 1e9:,.1f} GFLOP/s ({label})")

@@ -90,7 +90,8 @@ def measure_interleaved(runners: dict, repeats: int, steps_per_repeat: int, warm
             log(f"compiled {name} in {timings[name].compile_seconds:.1f} s")
     for repeat in range(repeats):
         for name, runner in runners.items():
-            calls = getattr(runner, "calls_per_repeat", None) or math.ceil(steps_per_repeat / runner.steps_per_call)
+            calls = (getattr(runner, "calls_per_repeat", None)
+                     or math.ceil(steps_per_repeat / runner.steps_per_call))
             seconds, steps = runner.run(calls)
             timings[name].repeat_seconds.append(seconds)
             timings[name].repeat_steps.append(steps)

@@ -58,12 +58,13 @@ def make_train_loop(train_step, strategy, jit_compile, compile_loop=False):
 
 def _stack_batches(iterator, num_steps):
     """Reads `num_steps` batches and stacks each component: [num_steps, batch, ...]."""
-    first = next(iterator)
-    arrays = tf.nest.map_structure(
-        lambda tensor: tf.TensorArray(tensor.dtype, size=num_steps, element_shape=tensor.shape).write(0, tensor),
-        first)
+    def new_array(first):
+        return tf.TensorArray(first.dtype, size=num_steps, element_shape=first.shape).write(0, first)
+
+    arrays = tf.nest.map_structure(new_array, next(iterator))
     for index in tf.range(1, num_steps):
-        arrays = tf.nest.map_structure(lambda array, tensor: array.write(index, tensor), arrays, next(iterator))
+        batch = next(iterator)
+        arrays = tf.nest.map_structure(lambda array, tensor: array.write(index, tensor), arrays, batch)
     return tf.nest.map_structure(lambda array: array.stack(), arrays)
 
 

@@ -12,7 +12,8 @@ def test_speedups_divide_the_reference_by_each_variant():
 
 
 def test_best_of_picks_the_fastest_listed_variant_only():
-    medians = {"keras_fit_default float32": 1000.0, "keras_fit_xla float32": 900.0, "tapecraft float32": 5000.0}
+    medians = {"keras_fit_default float32": 1000.0, "keras_fit_xla float32": 900.0,
+               "tapecraft float32": 5000.0}
     assert best_of(medians, ["keras_fit_default float32", "keras_fit_xla float32", "absent"]) == (
         "keras_fit_default float32", 1000.0)
     assert best_of(medians, []) == (None, None)

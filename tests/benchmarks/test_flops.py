@@ -61,7 +61,8 @@ def test_convolution_counts_only_taps_inside_the_image():
 
 def test_strided_valid_convolution():
     kernel = tf.ones((3, 3, 2, 5))
-    flops = step_flops(lambda images: tf.nn.conv2d(images, kernel, strides=2, padding="VALID"), tf.ones((1, 9, 9, 2)))
+    convolve = lambda images: tf.nn.conv2d(images, kernel, strides=2, padding="VALID")  # noqa: E731
+    flops = step_flops(convolve, tf.ones((1, 9, 9, 2)))
     assert flops == 2 * 1 * 2 * 5 * (4 * 4) * (3 * 3)  # 4x4 outputs, every tap inside the image.
 
 
@@ -70,8 +71,8 @@ def test_results_nothing_uses_are_not_counted():
 ENTRY %main (a: f32[2,3], b: f32[3,4]) -> f32[2,4] {
   %a = f32[2,3]{1,0} parameter(0)
   %b = f32[3,4]{1,0} parameter(1)
-  %unused = f32[2,4]{1,0} dot(f32[2,3]{1,0} %a, f32[3,4]{1,0} %b), lhs_contracting_dims={1}, rhs_contracting_dims={0}
-  ROOT %used = f32[2,4]{1,0} dot(f32[2,3]{1,0} %a, f32[3,4]{1,0} %b), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  %unused = f32[2,4]{1,0} dot(f32[2,3]{1,0} %a, f32[3,4]{1,0} %b), lhs_contracting_dims={1}
+  ROOT %used = f32[2,4]{1,0} dot(f32[2,3]{1,0} %a, f32[3,4]{1,0} %b), lhs_contracting_dims={1}
 }
 """
     assert hlo_flops(module) == 2 * 2 * 4 * 3

@@ -9,8 +9,9 @@ from benchmarks.results import RESULT_SCHEMA, append_results, make_record, read_
 from benchmarks.timing import Timing
 
 ENVIRONMENT = {
-    "device_kind": "cpu", "device_name": "Test CPU", "device_count": 1, "cpu_model": "Test CPU", "cpu_cores": 2,
-    "cpu_bfloat16": False, "tensorflow_version": "2.21.0", "keras_version": "3.15.1", "python_version": "3.11.7",
+    "device_kind": "cpu", "device_name": "Test CPU", "device_count": 1, "cpu_model": "Test CPU",
+    "cpu_cores": 2, "cpu_bfloat16": False, "tensorflow_version": "2.21.0", "keras_version": "3.15.1",
+    "python_version": "3.11.7",
     "command": "python -m benchmarks.throughput --workload=mlp", "date": "2026-01-01T00:00:00+00:00",
     "load_average": 0.5,
 }
@@ -63,7 +64,8 @@ def test_missing_field_is_named():
 
 def test_chart_file_is_a_png(tmp_path):
     path = tmp_path / "charts" / "throughput.png"
-    write_chart([_record(), _record(label="cnn", workload="cifar_cnn", seconds=(3.0, 3.5, 4.0))], str(path), "test")
+    records = [_record(), _record(label="cnn", workload="cifar_cnn", seconds=(3.0, 3.5, 4.0))]
+    write_chart(records, str(path), "test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 5000
 

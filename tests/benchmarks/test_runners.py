@@ -20,7 +20,8 @@ def test_every_runner_counts_only_timed_steps():
     runners["tapecraft"] = TapecraftRunner(model, optimizers["tapecraft"], strategy,
                                            create_iterator("synthetic", TINY, 8, strategy), 8, False, 3)
     model, optimizers["eager"] = build_model(TINY, "float32")
-    runners["eager"] = EagerRunner(model, optimizers["eager"], iter(create_dataset("pipeline", TINY, 8)), 8, 3)
+    pipeline = iter(create_dataset("pipeline", TINY, 8))
+    runners["eager"] = EagerRunner(model, optimizers["eager"], pipeline, 8, 3)
     model, optimizers["fit"] = build_model(TINY, "float32")
     runners["fit"] = KerasFitRunner(model, optimizers["fit"], create_dataset("synthetic", TINY, 8), False, 3)
 

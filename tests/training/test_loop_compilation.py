@@ -67,7 +67,8 @@ def test_compiled_loop_needs_xla_and_one_replica():
     step = lambda batch: None  # noqa: E731 - never called.
     with pytest.raises(ValueError, match="compile_loop needs jit_compile=True"):
         make_train_loop(step, tf.distribute.get_strategy(), False, compile_loop=True)
-    two_cpus = tf.distribute.MirroredStrategy([device.name for device in tf.config.list_logical_devices("CPU")][:2])
+    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+    two_cpus = tf.distribute.MirroredStrategy(cpus[:2])
     with pytest.raises(ValueError, match="a single replica"):
         make_train_loop(step, two_cpus, True, compile_loop=True)
 
