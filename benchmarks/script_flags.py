@@ -34,9 +34,15 @@ def parse_flags_or_exit(argv):
         sys.exit(f"error: {error}")
 
 
-def refuse_arguments(argv):
+def refuse_arguments_only(argv):
+    """Exits when the command line has words that are not flags."""
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+
+
+def refuse_arguments(argv):
+    """Exits on stray arguments or a timing budget that cannot be run."""
+    refuse_arguments_only(argv)
     for name in ("steps", "repeats"):
         if FLAGS[name].value < 1:
             sys.exit(f"error: --{name}={FLAGS[name].value}: must be a positive integer")
