@@ -8,3 +8,13 @@
 Results go to JSON lines (schema in benchmarks/results.py) and a PNG chart; benchmarks/RESULTS.md
 holds the measured tables. `benchmarks` uses `core`, `layers` and `training`; nothing imports it.
 """
+
+import os
+
+from core.quiet_import import import_tensorflow_quietly
+
+# Scripts print one-line errors and tables: TensorFlow's C++ notices (oneDNN, absl start-up)
+# would come first. The level is read once, at import; `python -m benchmarks.x` imports this
+# package before the script.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import_tensorflow_quietly()

@@ -14,14 +14,10 @@ Every variant runs at every --precision; the rounds go A B C ... A B C ... . The
 with tapecraft's speedup over the best Keras fit setting, at the same precision and in float32.
 """
 
-import os
+from absl import app, flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keep TensorFlow's start-up lines out of the table.
-
-from absl import app, flags  # noqa: E402
-
-from benchmarks import script_flags  # noqa: E402
-from benchmarks.comparisons import best_of, speedups  # noqa: E402
+from benchmarks import script_flags
+from benchmarks.comparisons import best_of, speedups
 
 VARIANTS = ("tapecraft", "keras_fit_default", "keras_fit_loop", "keras_fit_xla", "keras_fit_xla_loop",
             "eager")

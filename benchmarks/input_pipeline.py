@@ -10,14 +10,10 @@ cache, parallelize or simplify the input instead. On a CPU the pipeline and the 
 cores, so the third figure shows what feeding costs the step even when it keeps up.
 """
 
-import os
+from absl import app, flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keep TensorFlow's start-up lines out of the table.
-
-from absl import app, flags  # noqa: E402
-
-from benchmarks import script_flags  # noqa: E402
-from benchmarks.comparisons import verdict  # noqa: E402
+from benchmarks import script_flags
+from benchmarks.comparisons import verdict
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")

@@ -14,12 +14,10 @@ import glob
 import os
 import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keep TensorFlow's start-up lines out of the table.
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from benchmarks import script_flags  # noqa: E402
-from benchmarks.trace_summary import self_times, summarize  # noqa: E402
+from benchmarks import script_flags
+from benchmarks.trace_summary import self_times, summarize
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")
@@ -48,6 +46,7 @@ def profile_loop(runner, steps, log_directory):
 
 def main(argv):
     script_flags.refuse_arguments_only(argv)
+    script_flags.quiet_tensorflow_logs()
     workload = script_flags.workload_or_exit(FLAGS.workload)
     from core.precision import PRECISIONS
 

@@ -1,8 +1,4 @@
-"""Flags and flag checks the benchmark scripts share, so each bad value ends with one clear line.
-
-Nothing here imports TensorFlow at module level: a script can validate its flags in a fraction
-of a second before paying for the import.
-"""
+"""Flags and flag checks the benchmark scripts share, so each bad value ends with one clear line."""
 
 import os
 import sys
@@ -34,6 +30,17 @@ def parse_flags_or_exit(argv):
         sys.exit(f"error: {error}")
 
 
+def quiet_tensorflow_logs():
+    """Errors only from TensorFlow's Python logger.
+
+    Every configuration owns a compiled loop, which tf.function's retracing heuristic reports
+    as a warning, and strategy INFO lines would bury the table.
+    """
+    from absl import logging
+
+    logging.set_verbosity(logging.ERROR)
+
+
 def refuse_arguments_only(argv):
     """Exits when the command line has words that are not flags."""
     if len(argv) > 1:
@@ -41,8 +48,9 @@ def refuse_arguments_only(argv):
 
 
 def refuse_arguments(argv):
-    """Exits on stray arguments or a timing budget that cannot be run."""
+    """Exits on stray arguments or a timing budget that cannot be run; quiets TensorFlow's logs."""
     refuse_arguments_only(argv)
+    quiet_tensorflow_logs()
     for name in ("steps", "repeats"):
         if FLAGS[name].value < 1:
             sys.exit(f"error: --{name}={FLAGS[name].value}: must be a positive integer")

@@ -11,14 +11,11 @@ training.loop.make_train_loop, with --jit_compile=auto resolved by training.jit 
 """
 
 import itertools
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keep TensorFlow's start-up lines out of the table.
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from benchmarks import script_flags  # noqa: E402
+from benchmarks import script_flags
 
 flags.DEFINE_list("workload", ["cifar_cnn"], "Workloads from benchmarks.workloads: mlp, cifar_cnn, resnet20, "
                   "resnet50, transformer.")
