@@ -2,11 +2,12 @@
 
 `auto` follows measurements on the devices we run (benchmarks/RESULTS.md):
 - GPU and TPU: XLA fuses elementwise work around matmuls and convolutions; on, per step.
-- CPU: XLA's convolutions, and especially their gradients, are much slower than oneDNN's, and
-  oneDNN's bfloat16 matmuls ran about 2x faster than XLA's. So on CPU XLA is on only for
-  float32 models without convolutions, and then for the whole loop (`loop`): the XLA step
-  launched once per step by the graph loop ran ~1.08x the graph loop without XLA, the whole
-  loop compiled ~1.23x (MLP 784-512-512-10, batch 256, 2 cores).
+- CPU: XLA's convolutions, and especially their gradients, are much slower than oneDNN's
+  (CIFAR CNN ~0.65x); so are its attention matmuls and embedding gradients (transformer
+  classifier ~0.85x); and oneDNN's bfloat16 matmuls ran about 2x faster than XLA's. So on CPU
+  XLA is on only for float32 plain dense networks (no op of SLOW_ON_XLA_CPU), and then for the
+  whole loop (`loop`): launched once per step by the graph loop, the XLA step ran ~1.08x the
+  graph loop without XLA; the whole loop compiled ran ~1.2x (MLP 784-512-512-10, batch 256).
 - Any device: a model with an op XLA has no kernel for (tf.py_function, string ops...) runs
   without XLA under `auto`; with `true` the first step stops with an XlaCompileError naming the
   op and the fallback, `--jit_compile=false`.
@@ -20,11 +21,16 @@ import tensorflow as tf
 from core.devices import DeviceInfo
 
 
-def convolution_ops(model, input_shape, dtype=tf.float32):
-    """Names the convolution op types in the model's forward graph (any layer, built-in or user's)."""
+# Parts of op type names whose XLA CPU code (with its gradients) ran slower than TensorFlow's
+# kernels: convolutions, attention's batched matmuls, embedding lookups.
+SLOW_ON_XLA_CPU = ("Conv", "BatchMatMul", "Einsum", "Gather")
+
+
+def forward_ops(model, input_shape, name_parts, dtype=tf.float32):
+    """Names the forward graph's op types containing any of `name_parts` (any layer, user's too)."""
     forward = tf.function(lambda images: model(images, training=False))
     graph = forward.get_concrete_function(tf.TensorSpec((1,) + tuple(input_shape), dtype)).graph
-    return sorted({op.type for op in graph.get_operations() if "Conv" in op.type})
+    return sorted({op.type for op in graph.get_operations() if any(part in op.type for part in name_parts)})
 
 
 def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute_dtype):
@@ -33,7 +39,7 @@ def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute
     Args:
       setting: "auto", "true", "false" or "loop" (XLA for the step and the loop around it).
       device: where the step runs.
-      model: a built model, inspected for convolutions when `setting` is "auto" on CPU.
+      model: a built model, inspected for ops of SLOW_ON_XLA_CPU when `setting` is "auto" on CPU.
       input_shape: one example's shape, to trace the model.
       compute_dtype: the policy's compute dtype ("float32", "bfloat16", "float16").
 
@@ -45,16 +51,15 @@ def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute
     if device.kind == "cpu":
         if compute_dtype != "float32":
             return False, f"oneDNN's {compute_dtype} kernels outrun XLA's on CPU"
-        convolutions = convolution_ops(model, input_shape)
-        if convolutions:
-            return False, (f"the model has convolutions ({', '.join(convolutions)}), "
-                           "which XLA compiles slowly on CPU")
+        slow = forward_ops(model, input_shape, SLOW_ON_XLA_CPU)
+        if slow:
+            return False, f"the model has ops ({', '.join(slow)}) that XLA runs slowly on CPU"
     unsupported = uncompilable_ops(model, input_shape)
     if unsupported:
         return False, f"XLA cannot compile the model's op {unsupported}"
     if device.kind in ("gpu", "tpu"):
         return True, f"XLA fuses the step on {device.kind.upper()}"
-    return True, "a float32 model without convolutions compiles well with XLA on CPU"
+    return True, "a float32 model without convolutions, attention or embeddings compiles well with XLA on CPU"
 
 
 def resolve_loop_compilation(setting, jit_compile, device: DeviceInfo, num_replicas):

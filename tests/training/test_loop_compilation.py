@@ -88,6 +88,29 @@ def test_loop_compilation_rule(setting, jit_compile, device, replicas, expected)
     assert bool(reason) is expected
 
 
+class TokenAverager(keras.Model):
+    """Token ids -> embeddings -> mean -> logits: a gather, as in a transformer's input."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = keras.layers.Embedding(50, 8)
+        self.classifier = keras.layers.Dense(10)
+
+    def call(self, ids, training=False):
+        return self.classifier(keras.ops.mean(self.embedding(keras.ops.cast(ids, "int32")), axis=1))
+
+
+def test_auto_keeps_xla_for_plain_dense_networks_only_on_cpu():
+    mlp, embedder = MLP(10, hidden_units=(8,)), TokenAverager()
+    mlp(tf.zeros((1, 4, 4, 1)))
+    embedder(tf.zeros((1, 6)))
+    jit_compile, reason = resolve_jit_compile("auto", CPU, mlp, (4, 4, 1), "float32")
+    assert jit_compile and "without convolutions, attention or embeddings" in reason
+    jit_compile, reason = resolve_jit_compile("auto", CPU, embedder, (6,), "float32")
+    assert not jit_compile and "GatherV2" in reason and "slowly on CPU" in reason
+    assert resolve_jit_compile("auto", GPU, embedder, (6,), "float32")[0]
+
+
 def test_loop_setting_turns_xla_on():
     model = MLP(10, hidden_units=(8,))
     model(tf.zeros((1, 4, 4, 1)))
