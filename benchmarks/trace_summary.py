@@ -9,8 +9,8 @@ events directly inside it.
 import collections
 
 # Events of the executor and of XLA's launches: their self time is overhead, not compute.
-RUNTIME_EVENTS = ("Process", "Start", "Execute", "ExecuteAsyncOnStream", "ParallelFor", "Run",
-                  "EagerExecute", "EagerKernelExecute", "FunctionRun")
+RUNTIME_EVENTS = ("Process", "Start", "Execute", "ExecuteAsyncOnStream", "Run", "EagerExecute",
+                  "EagerKernelExecute", "FunctionRun")
 # A thread waiting for another (the launching thread while XLA's kernels run): idle, not counted.
 WAIT_EVENTS = ("BlockUntilReady", "Await")
 
@@ -19,6 +19,8 @@ def classify(op_name: str) -> str:
     """The kind of work an op (TensorFlow op type or XLA kernel name) does."""
     if op_name in RUNTIME_EVENTS:
         return "runtime (executor, XLA launches)"
+    if op_name == "ParallelFor":  # A kernel's work handed to the thread pool; the kernel is not named.
+        return "kernels' work on pool threads (op not named in the trace)"
     if "Conv2DBackpropFilter" in op_name:
         return "convolution: filter gradient"
     if "Conv2DBackpropInput" in op_name:

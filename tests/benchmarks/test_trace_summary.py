@@ -50,6 +50,7 @@ def test_kinds_of_work_and_shares():
     assert classify("MatMul_1.14") == classify("_MklNativeFusedMatMul") == "matmul"
     assert classify("wrapped_reduce-window") == "pooling"
     assert classify("Process") == "runtime (executor, XLA launches)"
+    assert classify("ParallelFor").startswith("kernels' work on pool threads")
     assert classify("SquaredDifference").startswith("elementwise")
     lines = summarize({"_MklNativeConv2D": 0.3, "Mul": 0.1}, steps=2, top=5)
     assert lines[1].split()[-2:] == ["150.00", "75.0%"]  # Convolution: 0.3 s over 2 steps, 3/4 of the time.
