@@ -18,7 +18,7 @@ from training.nan_policy import NAN_POLICIES
 from training.optimizers import OPTIMIZERS
 from training.schedules import LR_SCHEDULES
 
-JIT_COMPILE_CHOICES = ("auto", "true", "false")
+JIT_COMPILE_CHOICES = ("auto", "true", "false", "loop")
 MIN_IMAGE_SIZE = 8
 MAX_IMAGE_SIZE = 1024  # A 1024x1024x3 image is 12 MB as float32, per example.
 

@@ -1,10 +1,13 @@
-"""Whether the compiled step uses XLA (`--jit_compile=auto|true|false`).
+"""Whether the compiled step uses XLA (`--jit_compile=auto|true|false|loop`).
 
 `auto` follows measurements on the devices we run (benchmarks/RESULTS.md):
-- GPU and TPU: XLA fuses elementwise work around matmuls and convolutions; on.
-- CPU: XLA sped up dense networks (~1.2x over the graph loop), but its convolutions, and
-  especially their gradients, are much slower than oneDNN's; and oneDNN's bfloat16 matmuls ran
-  about 2x faster than XLA's. So on CPU XLA is on only for float32 models without convolutions.
+- GPU and TPU: XLA fuses elementwise work around matmuls and convolutions; on, per step.
+- CPU: XLA's convolutions, and especially their gradients, are much slower than oneDNN's
+  (CIFAR CNN ~0.65x); so are its attention matmuls and embedding gradients (transformer
+  classifier ~0.85x); and oneDNN's bfloat16 matmuls ran about 2x faster than XLA's. So on CPU
+  XLA is on only for float32 plain dense networks (no op of SLOW_ON_XLA_CPU), and then for the
+  whole loop (`loop`): launched once per step by the graph loop, the XLA step ran ~1.08x the
+  graph loop without XLA; the whole loop compiled ran ~1.2x (MLP 784-512-512-10, batch 256).
 - Any device: a model with an op XLA has no kernel for (tf.py_function, string ops...) runs
   without XLA under `auto`; with `true` the first step stops with an XlaCompileError naming the
   op and the fallback, `--jit_compile=false`.
@@ -18,41 +21,69 @@ import tensorflow as tf
 from core.devices import DeviceInfo
 
 
-def convolution_ops(model, input_shape, dtype=tf.float32):
-    """Names the convolution op types in the model's forward graph (any layer, built-in or user's)."""
+# Parts of op type names whose XLA CPU code (with its gradients) ran slower than TensorFlow's
+# kernels: convolutions, attention's batched matmuls, embedding lookups.
+SLOW_ON_XLA_CPU = ("Conv", "BatchMatMul", "Einsum", "Gather")
+
+
+def forward_ops(model, input_shape, name_parts, dtype=tf.float32):
+    """Names the forward graph's op types containing any of `name_parts` (any layer, user's too)."""
     forward = tf.function(lambda images: model(images, training=False))
     graph = forward.get_concrete_function(tf.TensorSpec((1,) + tuple(input_shape), dtype)).graph
-    return sorted({op.type for op in graph.get_operations() if "Conv" in op.type})
+    return sorted({op.type for op in graph.get_operations() if any(part in op.type for part in name_parts)})
 
 
 def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute_dtype):
     """Decides XLA for this device, model and precision.
 
     Args:
-      setting: "auto", "true" or "false".
+      setting: "auto", "true", "false" or "loop" (XLA for the step and the loop around it).
       device: where the step runs.
-      model: a built model, inspected for convolutions when `setting` is "auto" on CPU.
+      model: a built model, inspected for ops of SLOW_ON_XLA_CPU when `setting` is "auto" on CPU.
       input_shape: one example's shape, to trace the model.
       compute_dtype: the policy's compute dtype ("float32", "bfloat16", "float16").
 
     Returns:
       (jit_compile, reason).
     """
-    if setting in ("true", "false"):
-        return setting == "true", "requested"
+    if setting in ("true", "false", "loop"):
+        return setting != "false", "requested"
     if device.kind == "cpu":
         if compute_dtype != "float32":
             return False, f"oneDNN's {compute_dtype} kernels outrun XLA's on CPU"
-        convolutions = convolution_ops(model, input_shape)
-        if convolutions:
-            return False, (f"the model has convolutions ({', '.join(convolutions)}), "
-                           "which XLA compiles slowly on CPU")
+        slow = forward_ops(model, input_shape, SLOW_ON_XLA_CPU)
+        if slow:
+            return False, f"the model has ops ({', '.join(slow)}) that XLA runs slowly on CPU"
     unsupported = uncompilable_ops(model, input_shape)
     if unsupported:
         return False, f"XLA cannot compile the model's op {unsupported}"
     if device.kind in ("gpu", "tpu"):
         return True, f"XLA fuses the step on {device.kind.upper()}"
-    return True, "a float32 model without convolutions compiles well with XLA on CPU"
+    return True, "a float32 model without convolutions, attention or embeddings compiles well with XLA on CPU"
+
+
+def resolve_loop_compilation(setting, jit_compile, device: DeviceInfo, num_replicas):
+    """Decides whether XLA compiles the whole training loop (training.loop's `compile_loop`).
+
+    Args:
+      setting: the `--jit_compile` value.
+      jit_compile: the step's XLA decision from `resolve_jit_compile`.
+      device: where the step runs.
+      num_replicas: replicas in sync; the loop reads its batches ahead for one replica only.
+
+    Returns:
+      (compile_loop, reason); the reason is "" when the loop is not compiled.
+    """
+    if not jit_compile or setting in ("true", "false"):
+        return False, ""
+    if num_replicas != 1:
+        return False, ""  # Each replica's step is compiled; the loop stays a graph loop.
+    if setting == "loop":
+        return True, "the whole loop is compiled, as requested"
+    if device.kind == "cpu":
+        return True, "the whole loop is compiled: launching the XLA step once per step cost ~10% on CPU"
+    # GPU/TPU: stacking steps_per_loop image batches in device memory could take gigabytes.
+    return False, ""
 
 
 class XlaCompileError(RuntimeError):

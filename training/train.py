@@ -68,8 +68,9 @@ flags.DEFINE_float("ema_decay", _DEFAULTS.ema_decay, "Keep an exponential moving
                    "this decay (e.g. 0.999) and evaluate with it; 0 disables.")
 flags.DEFINE_string("precision", _DEFAULTS.precision, "float32, mixed_float16 (dynamic loss scaling), "
                     "mixed_bfloat16, or auto (picked for the device; the choice is logged).")
-flags.DEFINE_string("jit_compile", _DEFAULTS.jit_compile, "XLA for the train and eval steps: auto, true or false. "
-                    "auto picks the faster path for the device, model and precision and logs it.")
+flags.DEFINE_string("jit_compile", _DEFAULTS.jit_compile, "XLA for the train and eval steps: auto, true, "
+                    "false, or loop (the whole training loop too; one replica). auto picks the faster path "
+                    "for the device, model and precision and logs it.")
 flags.DEFINE_integer("steps_per_loop", _DEFAULTS.steps_per_loop, "Training steps per compiled host call.")
 flags.DEFINE_integer("eval_every", _DEFAULTS.eval_every, "Validate every N steps (0: at the end only).")
 flags.DEFINE_string("model_dir", _DEFAULTS.model_dir, "Run directory: checkpoints, run_config.json and "

@@ -21,7 +21,7 @@ from core.summaries import SummaryWriter
 from layers.registry import create_model
 from training.config import CHANGEABLE_ON_RESUME
 from training.ema import ExponentialMovingAverage, averaged_weights
-from training.jit import explain_xla_errors, resolve_jit_compile
+from training.jit import explain_xla_errors, resolve_jit_compile, resolve_loop_compilation
 from training.loop import make_eval_loop, make_train_loop, steps_until_boundary
 from training.metrics import ClassificationMetrics
 from training.nan_policy import NonFiniteHandler, ScaledLearningRate
@@ -134,7 +134,9 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     jit_compile, jit_reason = resolve_jit_compile(
         config.jit_compile, device, model, datasets.input_shape, precision_lib.compute_dtype(policy))
     jit_compile, jit_reason = permit_xla(strategy, device.kind, jit_compile, jit_reason, config.jit_compile)
-    log(f"XLA {'on' if jit_compile else 'off'}: {jit_reason}")
+    compile_loop, loop_reason = resolve_loop_compilation(
+        config.jit_compile, jit_compile, device, strategy.num_replicas_in_sync)
+    log(f"XLA {'on' if jit_compile else 'off'}: {jit_reason}" + (f"; {loop_reason}" if compile_loop else ""))
 
     # Checkpoint: everything needed to continue exactly. `model.variables` adds the state
     # Keras keeps outside the layer attributes (dropout seed generators); variables reached
@@ -163,7 +165,7 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     train_step = make_train_step(model, optimizer, train_metrics, config.batch_size, config.grad_accum_steps,
                                  config.clip_grad_norm, gradient_norm, ema,
                                  skipped_steps=skipped_steps if config.on_nan == "skip" else None)
-    train_loop = make_train_loop(train_step, strategy, jit_compile)
+    train_loop = make_train_loop(train_step, strategy, jit_compile, compile_loop=compile_loop)
     eval_loop = make_eval_loop(make_eval_step(model, eval_metrics), strategy, jit_compile)
     average_replica_state = make_replica_state_averager(strategy, model)
 

@@ -1,0 +1,148 @@
+"""Time tapecraft's training step: examples/s, ms/step, compile time and MFU per configuration.
+
+  python -m benchmarks.throughput --workload=cifar_cnn --precision=float32,mixed_bfloat16
+  python -m benchmarks.throughput --workload=mlp --jit_compile=true,false --steps_per_loop=1,32
+  python -m benchmarks.throughput --workload=resnet20 --data=synthetic,pipeline --num_replicas=2
+
+List flags take comma-separated values; every combination is one configuration. All are built
+and compiled first, then timed in turns (A B C A B C ...) so load from other processes is shared
+fairly. The step is the one the trainer runs: training.step.make_train_step inside
+training.loop.make_train_loop, with --jit_compile=auto resolved by training.jit as in training.
+"""
+
+import itertools
+import sys
+
+from absl import app, flags
+
+from benchmarks import script_flags
+
+flags.DEFINE_list("workload", ["cifar_cnn"], "Workloads from benchmarks.workloads: mlp, cifar_cnn, resnet20, "
+                  "resnet50, transformer.")
+flags.DEFINE_list("batch_size", ["0"], "Global batch sizes; 0 means the workload's default.")
+flags.DEFINE_list("precision", ["auto"], "float32, mixed_float16, mixed_bfloat16 or auto (for the device).")
+flags.DEFINE_list("jit_compile", ["auto"], "XLA: auto (training.jit's rule), true (the step), loop (the "
+                  "whole loop) or false.")
+flags.DEFINE_list("steps_per_loop", ["16"], "Training steps per compiled host call.")
+flags.DEFINE_list("data", ["synthetic"], "synthetic (one batch held in device memory) or pipeline (tf.data).")
+flags.DEFINE_integer("num_replicas", 1, "Replicas (MirroredStrategy over GPUs, or logical CPU devices).")
+script_flags.define_timing_flags(default_steps=32, default_repeats=5)
+script_flags.define_output_flags("throughput")
+flags.DEFINE_boolean("mfu", True, "Count the step's FLOPs and measure the matmul peak, for MFU.")
+
+FLAGS = flags.FLAGS
+
+
+def configurations():
+    """Every combination of the list flags, validated; exits with one line naming a bad value."""
+    from benchmarks.inputs import DATA_SOURCES
+    from core.precision import PRECISIONS
+
+    workloads = [script_flags.workload_or_exit(name) for name in FLAGS.workload]
+    batch_sizes = script_flags.integers_or_exit("batch_size", FLAGS.batch_size, minimum=0)
+    loops = script_flags.integers_or_exit("steps_per_loop", FLAGS.steps_per_loop, minimum=1)
+    script_flags.choices_or_exit("precision", FLAGS.precision, PRECISIONS)
+    script_flags.choices_or_exit("jit_compile", FLAGS.jit_compile, ("auto", "true", "loop", "false"))
+    script_flags.choices_or_exit("data", FLAGS.data, DATA_SOURCES)
+    if FLAGS.num_replicas < 1:
+        sys.exit(f"error: --num_replicas={FLAGS.num_replicas}: must be a positive integer")
+    found = []
+    for workload, batch, precision, jit, loop, data in itertools.product(
+            workloads, batch_sizes, FLAGS.precision, FLAGS.jit_compile, loops, FLAGS.data):
+        batch = batch or workload.batch_size
+        if batch % FLAGS.num_replicas:
+            sys.exit(f"error: --batch_size={batch}: must divide evenly over "
+                     f"--num_replicas={FLAGS.num_replicas}")
+        found.append(dict(workload=workload, batch_size=batch, precision=precision, jit_compile=jit,
+                          steps_per_loop=loop, data=data))
+    return found
+
+
+def build_runner(config, strategy, device):
+    """The TapecraftRunner for one configuration, and the facts its result line records."""
+    from benchmarks.inputs import create_iterator
+    from benchmarks.runners import TapecraftRunner, build_model, describe_compilation, resolve_compilation
+    from core import precision as precision_lib
+
+    workload = config["workload"]
+    policy, precision_reason = precision_lib.resolve_precision(config["precision"], device)
+    model, optimizer = build_model(workload, policy, strategy)
+    jit_compile, compile_loop, jit_reason = resolve_compilation(
+        config["jit_compile"], device, model, workload, policy, strategy.num_replicas_in_sync)
+    if config["jit_compile"] == "loop" and not compile_loop:
+        sys.exit("error: --jit_compile=loop: the whole loop compiles for one replica only; "
+                 "use --num_replicas=1")
+    if jit_compile and strategy.num_replicas_in_sync > 1 and device.kind == "cpu":
+        # XLA compiles each replica's step for CPU:0 and cannot reach variables on CPU:1.
+        if config["jit_compile"] == "true":
+            sys.exit("error: --jit_compile=true: XLA cannot run a step over several logical CPU devices; "
+                     "use --jit_compile=false or --num_replicas=1")
+        jit_compile, jit_reason = False, "XLA cannot run a step over several logical CPU devices"
+    iterator = create_iterator(config["data"], workload, config["batch_size"], strategy)
+    runner = TapecraftRunner(model, optimizer, strategy, iterator, config["batch_size"], jit_compile,
+                             config["steps_per_loop"], compile_loop)
+    replicas = f" x{FLAGS.num_replicas} replicas" if FLAGS.num_replicas > 1 else ""
+    xla = describe_compilation(jit_compile, compile_loop)
+    label = (f"{workload.name} b{config['batch_size']} {policy} xla={xla} {config['steps_per_loop']}/call "
+             f"{config['data']}{replicas}")
+    facts = dict(workload=workload.name, variant="tapecraft", batch_size=config["batch_size"],
+                 precision=policy, jit_compile=jit_compile, steps_per_loop=config["steps_per_loop"],
+                 data=config["data"], num_replicas=FLAGS.num_replicas, compile_loop=compile_loop,
+                 jit_reason=jit_reason, precision_reason=precision_reason)
+    return label, runner, facts
+
+
+def main(argv):
+    script_flags.refuse_arguments(argv)
+    found = configurations()
+
+    import tensorflow as tf
+
+    from benchmarks import report, results
+    from benchmarks.environment import describe_environment
+    from benchmarks.timing import measure_interleaved
+    from benchmarks.peak import best_flops_per_second, peak_runners
+    from benchmarks.utilization import FlopCounter
+    from core.precision import compute_dtype
+    from core.devices import detect_device
+    from core.distribution import configure_logical_cpus, create_strategy
+
+    # Replicas first: splitting the CPU into logical devices must precede any TensorFlow op.
+    if FLAGS.num_replicas > 1 and not tf.config.list_physical_devices("GPU"):
+        configure_logical_cpus(FLAGS.num_replicas)
+    strategy = create_strategy("mirrored" if FLAGS.num_replicas > 1 else "default", FLAGS.num_replicas)
+    device = detect_device()
+    environment = describe_environment()
+    print(report.format_header(environment))
+
+    built = {}
+    for config in found:
+        label, runner, facts = build_runner(config, strategy, device)
+        built[label] = (runner, facts, config["workload"])
+        print(f"{label}: {facts['jit_reason']}; precision: {facts['precision_reason']}")
+
+    flop_counter = FlopCounter()
+    step_flops = {label: flop_counter.global_step_flops(workload, facts["precision"], facts["batch_size"],
+                                                        FLAGS.num_replicas) if FLAGS.mfu else None
+                  for label, (_, facts, workload) in built.items()}
+    dtypes = {compute_dtype(facts["precision"]) for _, facts, _ in built.values()}
+    matmuls = peak_runners(sorted(dtypes) if FLAGS.mfu else [])
+
+    runners = {label: runner for label, (runner, _, _) in built.items()}
+    timings = measure_interleaved(dict(runners, **matmuls), FLAGS.repeats, FLAGS.steps, FLAGS.warmup_calls,
+                                  log=print)
+    peaks = best_flops_per_second(matmuls, timings)
+    for dtype, (rate, label) in peaks.items():
+        print(f"peak {dtype}: {rate / 1e9:,.1f} GFLOP/s ({label})")
+
+    records = []
+    for label, (_, facts, _) in built.items():
+        peak = peaks.get(compute_dtype(facts["precision"]), (None, None))[0]
+        records.append(results.make_record(environment, timings[label], script="throughput", label=label,
+                                           step_flops=step_flops[label], peak_flops_per_second=peak, **facts))
+    print(report.format_table(records))
+    script_flags.write_outputs(records, "tapecraft training step throughput")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=script_flags.parse_flags_or_exit)
