@@ -59,6 +59,9 @@ def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PREC
         dtype. Pass "float32" for a model whose logits are float32.
       seed: seed of the inputs and of the random loss projection.
 
+    Returns:
+      The names of the checks that ran (and passed), in the order they ran.
+
     Raises:
       ConformanceError: one line per failed check, naming the check, the layer and the numbers.
       ValueError: for an unknown check or precision name.
@@ -76,6 +79,7 @@ def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PREC
         _run_checks(subject, selected, precisions, xla_precisions, failures)
     if failures:
         raise ConformanceError(failures)
+    return tuple(name for name in CHECKS if name in selected)
 
 
 def _run_checks(subject, selected, precisions, xla_precisions, failures):

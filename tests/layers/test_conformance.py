@@ -73,4 +73,6 @@ for _factory, _shape, _arguments in MODELS.values():
 @pytest.mark.parametrize("name", sorted(LAYERS) + sorted(MODELS))
 def test_passes_conformance(name):
     factory, input_shape, arguments = LAYERS.get(name) or MODELS[name]
-    check_layer(factory, input_shape, **arguments)
+    passed = check_layer(factory, input_shape, **arguments)  # Raises ConformanceError on a failure.
+    expected = arguments.get("checks") or tuple(CHECKS)
+    assert set(passed) == set(expected), f"{name}: ran {passed}, expected {expected}"
