@@ -3,6 +3,7 @@
 import keras
 
 from layers.conv_bn import ConvBNActivation
+from layers.fused_batch_norm import FusedBatchNormalization
 
 
 class DepthwiseSeparableConv(keras.layers.Layer):
@@ -27,7 +28,7 @@ class DepthwiseSeparableConv(keras.layers.Layer):
         self.activation_name = activation
         self.depthwise = keras.layers.DepthwiseConv2D(
             kernel_size, strides=strides, padding="same", use_bias=False, name="depthwise")
-        self.depthwise_norm = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
+        self.depthwise_norm = FusedBatchNormalization(momentum=0.9, epsilon=1e-5,
                                                               name="depthwise_norm")
         self.depthwise_activation = keras.layers.Activation(activation) if activation else None
         self.pointwise = ConvBNActivation(filters, 1, 1, activation, name="pointwise")

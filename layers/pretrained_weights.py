@@ -130,12 +130,21 @@ def _lookup_keys(expected, arrays_by_layer, keyed_by_name):
         if keyed_by_name:
             candidates = (name,) + FORMER_NAMES.get(name, ())
         else:
-            class_key = CLASS_KEYS.get(type(layer).__name__, type(layer).__name__.lower())
+            class_key = _class_key(layer)
             count = class_counts.get(class_key, 0)
             class_counts[class_key] = count + 1
             candidates = (class_key if count == 0 else f"{class_key}_{count}",)
         keys.append(next((key for key in candidates if key in arrays_by_layer), None))
     return keys
+
+
+def _class_key(layer):
+    """The file's group name for a layer's class; a subclass (FusedBatchNormalization) keeps its
+    Keras base class's, since it holds the same weights."""
+    for cls in type(layer).__mro__:
+        if cls.__name__ in CLASS_KEYS:
+            return CLASS_KEYS[cls.__name__]
+    return type(layer).__name__.lower()
 
 
 def _hint(name, arrays_by_layer):
