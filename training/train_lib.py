@@ -5,6 +5,7 @@ import math
 
 import keras
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_framework_config
 
 from core import precision as precision_lib
 from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
@@ -70,6 +71,18 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
       RunConfigMismatch, CheckpointError, InvalidSplitsError, NonFiniteLossError: one-line
         errors for another run's directory, a bad checkpoint, bad data, and NaN/Inf.
     """
+    # --deterministic switches TensorFlow's op determinism on for the process; a caller's later
+    # work (another run in a notebook, a sweep) gets the setting it had before. TF 2.21 exports
+    # only enable_op_determinism; the query and the switch-off live in its framework module.
+    was_deterministic = tf_framework_config.is_op_determinism_enabled()
+    try:
+        return _train_and_evaluate(config, datasets, model_fn, log)
+    finally:
+        if not was_deterministic:
+            tf_framework_config.disable_op_determinism()
+
+
+def _train_and_evaluate(config, datasets, model_fn, log) -> TrainResult:
     # The run directory: refuse one holding a run made with incompatible settings before
     # anything else, and say which allowed settings changed.
     if has_checkpoint_files(config.model_dir):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from tensorflow.python.framework import config as tf_framework_config
 
 from training import TrainConfig, train_and_evaluate
 
@@ -46,6 +47,9 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
     for a, b in zip(straight.model.variables, resumed.model.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     assert resumed.test_accuracy == straight.test_accuracy
+    # Op determinism was on for these runs only: it is off again for the caller (a later XLA
+    # compilation of max-pool gradients, e.g., has no deterministic kernel).
+    assert not tf_framework_config.is_op_determinism_enabled()
 
 
 def test_a_run_that_already_finished_only_evaluates(tmp_path):
