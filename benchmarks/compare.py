@@ -1,4 +1,4 @@
-"""The same model and data through tapecraft's loop, Keras `fit` and an eager loop, interleaved.
+"""The same workload and data through tapecraft's loop, Keras `fit` and an eager loop, interleaved.
 
   python -m benchmarks.compare --workload=cifar_cnn --precision=float32,auto
   python -m benchmarks.compare --workload=mlp --batch_size=256 --repeats=9
@@ -9,9 +9,16 @@ Variants (each with its own model and optimizer; all read identically built tf.d
   keras_fit_loop       fit, no XLA, steps_per_execution=--steps_per_loop
   keras_fit_xla        fit, jit_compile=True, 1 step per call
   keras_fit_xla_loop   fit, jit_compile=True, steps_per_execution=--steps_per_loop
+  keras_fit_loop_on_tapecraft_model, keras_fit_xla_loop_on_tapecraft_model
+                       the two *_loop fits on tapecraft's own model and optimizer: the loop alone
   eager                tapecraft's step in a plain Python loop, no tf.function
-Every variant runs at every --precision; the rounds go A B C ... A B C ... . The printout ends
-with tapecraft's speedup over the best Keras fit setting, at the same precision and in float32.
+The other keras_fit_* variants train what a Keras user writes: keras.optimizers.Adam and the
+model from stock layers (benchmarks/keras_reference.py) where the workload has one, else
+tapecraft's model. Every
+variant runs at every --precision; the rounds go A B C ... A B C ... . With --mfu the step's
+FLOPs (tapecraft's step, the same arithmetic in every variant) and the matmul peak are measured
+too, so each line has its MFU. The printout ends with tapecraft's speedup over the best Keras
+fit setting, at the same precision and in float32.
 """
 
 from absl import app, flags
@@ -19,8 +26,9 @@ from absl import app, flags
 from benchmarks import script_flags
 from benchmarks.comparisons import best_of, speedups
 
+ON_TAPECRAFT_MODEL = "_on_tapecraft_model"
 VARIANTS = ("tapecraft", "keras_fit_default", "keras_fit_loop", "keras_fit_xla", "keras_fit_xla_loop",
-            "eager")
+            "keras_fit_loop" + ON_TAPECRAFT_MODEL, "keras_fit_xla_loop" + ON_TAPECRAFT_MODEL, "eager")
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")
@@ -34,6 +42,7 @@ flags.DEFINE_string("data", "synthetic", "synthetic (one batch repeated by tf.da
 flags.DEFINE_list("variants", list(VARIANTS), "Which of " + ", ".join(VARIANTS) + " to run.")
 script_flags.define_timing_flags(default_steps=64, default_repeats=5)
 script_flags.define_output_flags("compare")
+flags.DEFINE_boolean("mfu", True, "Count the step's FLOPs and measure the matmul peak, for MFU.")
 
 FLAGS = flags.FLAGS
 
@@ -43,45 +52,71 @@ def create_runner(variant, workload, policy, jit_setting, device):
     import tensorflow as tf
 
     from benchmarks.inputs import create_dataset
-    from benchmarks.runners import (EagerRunner, KerasFitRunner, TapecraftRunner, build_model,
-                                    resolve_compilation)
+    from benchmarks.keras_reference import create_reference_model, has_reference
+    from benchmarks.runners import (EagerRunner, KerasFitRunner, TapecraftRunner, build_model, keras_adam,
+                                    resolve_compilation, tapecraft_adam)
+    from benchmarks.workloads import create_model
 
     strategy = tf.distribute.get_strategy()
     batch_size = FLAGS.batch_size or workload.batch_size
     dataset = create_dataset(FLAGS.data, workload, batch_size)
-    model, optimizer = build_model(workload, policy)
     if variant == "tapecraft":
+        model, optimizer = build_model(workload, policy)
         jit, compile_loop, reason = resolve_compilation(jit_setting, device, model, workload, policy)
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
         runner = TapecraftRunner(model, optimizer, strategy, iterator, batch_size, jit, FLAGS.steps_per_loop,
                                  compile_loop)
         return runner, dict(jit_compile=jit, compile_loop=compile_loop, jit_reason=reason)
     if variant == "eager":
+        model, optimizer = build_model(workload, policy)
         runner = EagerRunner(model, optimizer, iter(dataset), batch_size, FLAGS.steps_per_loop)
         return runner, dict(jit_compile=False, jit_reason="eager: no tf.function")
-    jit = {"keras_fit_default": "auto", "keras_fit_loop": "auto"}.get(variant, True)
-    steps = FLAGS.steps_per_loop if variant.endswith("_loop") else 1
+    # A fit user's model (where the workload has a stock-Keras one) and keras.optimizers.Adam; the
+    # *_on_tapecraft_model fits get tapecraft's model and optimizer, so only the loop differs.
+    on_tapecraft = variant.endswith(ON_TAPECRAFT_MODEL)
+    stock = has_reference(workload) and not on_tapecraft
+    model, optimizer = build_model(workload, policy, model_factory=create_reference_model if stock else create_model,
+                                   optimizer_factory=tapecraft_adam if on_tapecraft else keras_adam)
+    setting = variant.removesuffix(ON_TAPECRAFT_MODEL)
+    jit = {"keras_fit_default": "auto", "keras_fit_loop": "auto"}.get(setting, True)
+    steps = FLAGS.steps_per_loop if setting.endswith("_loop") else 1
     runner = KerasFitRunner(model, optimizer, dataset, jit, steps)
     reason = "Keras' default" if jit == "auto" else "requested"
-    return runner, dict(jit_compile=runner.jit_compile, jit_reason=reason)
+    return runner, dict(jit_compile=runner.jit_compile, jit_reason=reason,
+                        fit_setup="tapecraft" if on_tapecraft else "keras")
 
 
 def print_speedups(records):
-    """tapecraft over every variant at its precision, then over the best Keras fit settings."""
+    """tapecraft over the best Keras fit setting, with a Keras user's model and optimizer and with
+    tapecraft's (the loop alone), at its precision and in float32."""
     medians = {record["label"]: record["examples_per_second"]["median"] for record in records}
-    fits = [record["label"] for record in records if record["variant"].startswith("keras_fit")]
-    float32_fits = [record["label"] for record in records
-                    if record["variant"].startswith("keras_fit") and record["precision"] == "float32"]
     for record in records:
         if record["variant"] != "tapecraft":
             continue
         label = record["label"]
-        same_precision = [fit for fit in fits if fit.endswith(f" {record['precision']}")]
-        for name, candidates in (("at the same precision", same_precision), ("in float32", float32_fits)):
-            best, median = best_of(medians, candidates)
-            if best:
-                print(f"{label}: {medians[label] / median:.2f}x the best Keras fit {name} ({best}, "
-                      f"{median:,.0f} examples/s)")
+        for setup, model in (("keras", "a Keras user's model and Adam"), ("tapecraft", "tapecraft's model and Adam")):
+            fits = [r for r in records if r.get("fit_setup") == setup]
+            same_precision = [r["label"] for r in fits if r["precision"] == record["precision"]]
+            float32 = [r["label"] for r in fits if r["precision"] == "float32"]
+            for name, candidates in (("at the same precision", same_precision), ("in float32", float32)):
+                best, median = best_of(medians, candidates)
+                if best:
+                    print(f"{label}: {medians[label] / median:.2f}x the best Keras fit with {model} "
+                          f"{name} ({best}, {median:,.0f} examples/s)")
+
+
+def measure_mfu_inputs(workload, policies):
+    """({policy: step FLOPs}, {label: matmul runner}) for --mfu, else empty dicts."""
+    if not FLAGS.mfu:
+        return {}, {}
+    from benchmarks.peak import peak_runners
+    from benchmarks.utilization import FlopCounter
+    from core.precision import compute_dtype
+
+    batch_size = FLAGS.batch_size or workload.batch_size
+    counter = FlopCounter()
+    step_flops = {policy: counter.global_step_flops(workload, policy, batch_size, 1) for policy in policies}
+    return step_flops, peak_runners(sorted({compute_dtype(policy) for policy in policies}))
 
 
 def main(argv):
@@ -99,9 +134,10 @@ def main(argv):
 
     from benchmarks import report, results
     from benchmarks.environment import describe_environment
+    from benchmarks.peak import best_flops_per_second
     from benchmarks.timing import measure_interleaved
     from core.devices import detect_device
-    from core.precision import resolve_precision
+    from core.precision import compute_dtype, resolve_precision
 
     device = detect_device()
     environment = describe_environment()
@@ -114,14 +150,24 @@ def main(argv):
             runners[label] = runner
             facts[label].update(variant=variant, precision=policy, steps_per_loop=runner.steps_per_call)
             xla = "on" if facts[label]["jit_compile"] else "off"
+            model = {"keras": ", a Keras user's model and Adam", "tapecraft": ", tapecraft's model and Adam"}.get(
+                facts[label].get("fit_setup"), "")
             print(f"{label}: XLA {xla} ({facts[label]['jit_reason']}), "
-                  f"{runner.steps_per_call} steps per call")
+                  f"{runner.steps_per_call} steps per call{model}")
 
-    timings = measure_interleaved(runners, FLAGS.repeats, FLAGS.steps, FLAGS.warmup_calls, log=print)
+    policies = list(dict.fromkeys(fact["precision"] for fact in facts.values()))
+    step_flops, matmuls = measure_mfu_inputs(workload, policies)
+    timings = measure_interleaved(dict(runners, **matmuls), FLAGS.repeats, FLAGS.steps, FLAGS.warmup_calls,
+                                  log=print)
+    peaks = best_flops_per_second(matmuls, timings)
     batch_size = FLAGS.batch_size or workload.batch_size
-    records = [results.make_record(environment, timings[label], script="compare", label=label,
-                                   workload=workload.name, batch_size=batch_size, data=FLAGS.data,
-                                   num_replicas=1, **facts[label]) for label in runners]
+    records = []
+    for label in runners:
+        policy = facts[label]["precision"]
+        records.append(results.make_record(
+            environment, timings[label], script="compare", label=label, workload=workload.name,
+            batch_size=batch_size, data=FLAGS.data, num_replicas=1, step_flops=step_flops.get(policy),
+            peak_flops_per_second=peaks.get(compute_dtype(policy), (None,))[0], **facts[label]))
     medians = {record["label"]: record["examples_per_second"]["median"] for record in records}
     for record in records:
         reference = f"tapecraft {record['precision']}"

@@ -58,6 +58,8 @@ OPTIONAL_FIELDS = {
     "speedup_of_tapecraft": (_NUMBER, "compare: tapecraft's median examples/s over this variant's"),
     "step_examples_per_second": (_NUMBER, "input_pipeline: the step's median examples/s on synthetic data"),
     "input_bound": ((bool,), "input_pipeline: the pipeline is slower than the step"),
+    "fit_setup": ((str,), "compare, fit variants: keras (keras.optimizers.Adam, stock-layer model where "
+                  "benchmarks/keras_reference.py has one) or tapecraft (tapecraft's model and Adam)"),
 }
 
 

@@ -24,17 +24,33 @@ from training.step import make_train_step
 LEARNING_RATE = 1e-3
 
 
-def build_model(workload: Workload, policy: str, strategy=None):
+def tapecraft_adam():
+    """The Adam `--optimizer=adam` trains with (fused update, training/fused_optimizers.py)."""
+    return create_optimizer("adam", LEARNING_RATE)
+
+
+def keras_adam():
+    """keras.optimizers.Adam: what a Keras `fit` user trains with."""
+    return keras.optimizers.Adam(LEARNING_RATE)
+
+
+def build_model(workload: Workload, policy: str, strategy=None, model_factory=create_model,
+                optimizer_factory=tapecraft_adam):
     """A fresh model with its weights and a built Adam optimizer, made under `policy` and `strategy`.
+
+    Args:
+      model_factory: workload -> model; tapecraft's registered model by default, or
+        keras_reference.create_reference_model for the stock-Keras one.
+      optimizer_factory: () -> unbuilt optimizer; tapecraft_adam or keras_adam.
 
     Returns:
       (model, optimizer); the optimizer is a LossScaleOptimizer under mixed_float16.
     """
     strategy = strategy or tf.distribute.get_strategy()
     with precision_lib.precision_scope(policy), strategy.scope():
-        model = create_model(workload)
+        model = model_factory(workload)
         model(tf.zeros((1,) + tuple(workload.input_shape), workload.input_dtype), training=False)
-        optimizer = precision_lib.wrap_for_loss_scaling(create_optimizer("adam", LEARNING_RATE), policy)
+        optimizer = precision_lib.wrap_for_loss_scaling(optimizer_factory(), policy)
         optimizer.build(model.trainable_variables)
     return model, optimizer
 

@@ -39,3 +39,26 @@ def test_a_bad_flag_is_one_line():
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: --precision=float64: must be one of float32, mixed_float16, mixed_bfloat16, auto"]
+
+
+def test_compare_times_every_variant_with_mfu_and_names_what_fit_trained(tmp_path):
+    output = tmp_path / "compare.jsonl"
+    result = _run("benchmarks.compare", "--workload=mlp", "--batch_size=16", "--precision=float32",
+                  "--steps_per_loop=2", "--steps=2", "--repeats=1", f"--output={output}",
+                  f"--chart={tmp_path / 'compare.png'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = {line["variant"]: line for line in map(json.loads, output.read_text().splitlines())}
+    assert set(lines) == {"tapecraft", "keras_fit_default", "keras_fit_loop", "keras_fit_xla",
+                          "keras_fit_xla_loop", "keras_fit_loop_on_tapecraft_model",
+                          "keras_fit_xla_loop_on_tapecraft_model", "eager"}
+    for line in lines.values():
+        validate_result(line)
+        # Every variant does the same arithmetic: one FLOP count, one peak, an MFU each.
+        assert line["step_flops"] == lines["tapecraft"]["step_flops"] > 0
+        assert line["peak_flops_per_second"] > 0 and line["mfu"] > 0
+    assert lines["keras_fit_xla_loop"]["fit_setup"] == "keras"
+    assert lines["keras_fit_loop_on_tapecraft_model"]["fit_setup"] == "tapecraft"
+    assert "fit_setup" not in lines["tapecraft"] and "fit_setup" not in lines["eager"]
+    assert lines["keras_fit_xla_loop"]["jit_compile"] is True and lines["keras_fit_xla_loop"]["steps_per_loop"] == 2
+    assert "the best Keras fit with a Keras user's model and Adam in float32" in result.stdout
+    assert "the best Keras fit with tapecraft's model and Adam in float32" in result.stdout
