@@ -1,8 +1,7 @@
 """Subclassed Keras building blocks and the models made from them."""
 
 from layers.attention import MultiHeadSelfAttention
-from layers.bottleneck import BottleneckBlock
-from layers.bottleneck_v1 import BottleneckV1Block
+from layers.bottleneck import BottleneckBlock, BottleneckV1Block
 from layers.caffe_preprocessing import CaffePreprocessing
 from layers.conv_bn import ConvBNActivation
 from layers.depthwise_separable import DepthwiseSeparableConv

@@ -6,7 +6,7 @@ Layer names and order match keras.applications, so its ImageNet weight files loa
 
 import keras
 
-from layers.bottleneck_v1 import KERAS_APPLICATIONS_BATCHNORM, BottleneckV1Block
+from layers.bottleneck import KERAS_APPLICATIONS_BATCHNORM, BottleneckV1Block
 from layers.caffe_preprocessing import CaffePreprocessing
 from layers.conv_bn import ConvBNActivation
 from layers.transfer_head import TransferHead
