@@ -24,6 +24,7 @@ fit setting, at the same precision and in float32.
 from absl import app, flags
 
 from benchmarks import script_flags
+from core.flag_parsing import parse_flags_or_exit
 from benchmarks.comparisons import best_of, speedups
 
 ON_TAPECRAFT_MODEL = "_on_tapecraft_model"
@@ -181,4 +182,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=script_flags.parse_flags_or_exit)
+    app.run(main, flags_parser=parse_flags_or_exit)

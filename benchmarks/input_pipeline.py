@@ -13,6 +13,7 @@ cores, so the third figure shows what feeding costs the step even when it keeps 
 from absl import app, flags
 
 from benchmarks import script_flags
+from core.flag_parsing import parse_flags_or_exit
 from benchmarks.comparisons import verdict
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
@@ -81,4 +82,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=script_flags.parse_flags_or_exit)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -17,6 +17,7 @@ import tempfile
 from absl import app, flags
 
 from benchmarks import script_flags
+from core.flag_parsing import parse_flags_or_exit
 from benchmarks.trace_summary import self_times, summarize
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
@@ -81,4 +82,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=script_flags.parse_flags_or_exit)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -22,13 +22,6 @@ def define_output_flags(script):
                         "PNG bar chart of examples/s per configuration ('' for none).")
 
 
-def parse_flags_or_exit(argv):
-    """absl's parser, but a bad flag ends the process with one line instead of a usage dump."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as error:
-        sys.exit(f"error: {error}")
-
 
 def quiet_tensorflow_logs():
     """Errors only from TensorFlow's Python logger.

@@ -16,6 +16,7 @@ import sys
 from absl import app, flags
 
 from benchmarks import script_flags
+from core.flag_parsing import parse_flags_or_exit
 
 flags.DEFINE_list("workload", ["cifar_cnn"], "Workloads from benchmarks.workloads: mlp, cifar_cnn, resnet20, "
                   "resnet50, transformer.")
@@ -145,4 +146,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=script_flags.parse_flags_or_exit)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -17,18 +17,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # As in training.train: no C
 
 from absl import app, flags, logging  # noqa: E402
 
+from core.flag_parsing import parse_flags_or_exit  # noqa: E402
+
 flags.DEFINE_string("model_dir", None, "The run directory of `python -m training.train` (it holds export/).")
 flags.DEFINE_integer("top_k", 3, "How many of the most probable classes to print per image.")
 
 FLAGS = flags.FLAGS
 
-
-def parse_flags_or_exit(argv):
-    """absl's parser, but a bad flag ends the process with one line instead of two plus usage."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as error:
-        sys.exit(f"error: {error}")
 
 
 def main(argv):

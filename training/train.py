@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from core.flag_parsing import parse_flags_or_exit  # noqa: E402
 from layers.registry import MODELS  # noqa: E402
 from training import config as config_lib  # noqa: E402
 
@@ -119,13 +120,6 @@ def config_from_flags() -> config_lib.TrainConfig:
     fields = {name: FLAGS[name].value for name in config_lib.TrainConfig.__dataclass_fields__}
     return config_lib.TrainConfig(**fields)
 
-
-def parse_flags_or_exit(argv):
-    """absl's parser, but a bad flag ends the process with one line instead of two plus usage."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as error:
-        sys.exit(f"error: {error}")
 
 
 def main(argv):
