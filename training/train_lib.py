@@ -1,5 +1,6 @@
 """train_and_evaluate: a whole training run, readable top to bottom."""
 
+import contextlib
 import dataclasses
 import math
 
@@ -10,6 +11,7 @@ from tensorflow.python.framework import config as tf_framework_config
 from core import precision as precision_lib
 from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
 from core.cluster import is_chief, remove_temporary_directory, write_directory
+from core.run_lock import run_directory_lock
 from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
                        training_dataset)
 from core.data.validation import validate_splits
@@ -76,13 +78,14 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> Train
     # only enable_op_determinism; the query and the switch-off live in its framework module.
     was_deterministic = tf_framework_config.is_op_determinism_enabled()
     try:
-        return _train_and_evaluate(config, datasets, model_fn, log)
+        with contextlib.ExitStack() as held:  # The run directory's lock, once the chief takes it.
+            return _train_and_evaluate(config, datasets, model_fn, log, held)
     finally:
         if not was_deterministic:
             tf_framework_config.disable_op_determinism()
 
 
-def _train_and_evaluate(config, datasets, model_fn, log) -> TrainResult:
+def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
     # The run directory: refuse one holding a run made with incompatible settings before
     # anything else, and say which allowed settings changed.
     if has_checkpoint_files(config.model_dir):
@@ -92,6 +95,8 @@ def _train_and_evaluate(config, datasets, model_fn, log) -> TrainResult:
     # Device, precision, distribution, randomness.
     strategy = create_run_strategy(config)
     chief = is_chief(strategy)
+    if chief:  # Other workers write to their own temporary directories (core/cluster.py).
+        held.enter_context(run_directory_lock(config.model_dir))
     device = detect_device()
     policy, precision_reason = precision_lib.resolve_precision(config.precision, device)
     log(f"Device: {device.kind} ({device.name}); precision {policy}: {precision_reason}")

@@ -67,3 +67,23 @@ def test_trains_a_model_from_the_users_own_module(tmp_path):
     assert "XLA on: a float32 model without convolutions" in result.stdout
     accuracy = float(result.stdout.strip().splitlines()[-1].split("Test accuracy: ")[1])
     assert accuracy >= 0.9
+
+
+def test_a_run_directory_in_use_is_refused_with_one_line(tmp_path):
+    import json
+    import socket
+
+    from core.run_lock import LOCK_NAME
+
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    # This test's own process stands for the trainer already using the directory.
+    (model_dir / LOCK_NAME).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                                                   "started": "2026-11-23T10:00:00+00:00"}))
+    result = _run([f"--model_dir={model_dir}", "--train_steps=2", "--warmup_steps=0", "--eval_every=0"])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: --model_dir={model_dir}: another training process (pid {os.getpid()} on host "
+        f"{socket.gethostname()}, started 2026-11-23T10:00:00+00:00) is using it; wait for it to end or "
+        f"choose another --model_dir"]
+    assert not list(model_dir.glob("ckpt-*"))
