@@ -95,8 +95,6 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
     # Device, precision, distribution, randomness.
     strategy = create_run_strategy(config)
     chief = is_chief(strategy)
-    if chief:  # Other workers write to their own temporary directories (core/cluster.py).
-        held.enter_context(run_directory_lock(config.model_dir))
     device = detect_device()
     policy, precision_reason = precision_lib.resolve_precision(config.precision, device)
     log(f"Device: {device.kind} ({device.name}); precision {policy}: {precision_reason}")
@@ -108,6 +106,10 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
     # policy and how a resumed run finds its place are in core/distributed_input.py.
     datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
     validate_splits(datasets, config.batch_size)
+    # Bad data is refused before the run directory is touched; from here on the chief holds it.
+    # Other workers write to their own temporary directories (core/cluster.py).
+    if chief:
+        held.enter_context(run_directory_lock(config.model_dir))
     log(_describe_data(datasets, config))
 
     def make_training_batches(batch_size):
