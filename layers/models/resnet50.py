@@ -7,9 +7,8 @@ Layer names and order match keras.applications, so its ImageNet weight files loa
 import keras
 
 from layers.bottleneck import KERAS_APPLICATIONS_BATCHNORM, BottleneckV1Block
-from layers.caffe_preprocessing import CaffePreprocessing
 from layers.conv_bn import ConvBNActivation
-from layers.transfer_head import TransferHead
+from layers.models.pretrained_backbone import PretrainedBackbone
 
 # (stage name, inner filters, blocks, stride of the first block): conv2_x .. conv5_x of table 1.
 STAGES = (("conv2", 64, 3, 1), ("conv3", 128, 4, 2), ("conv4", 256, 6, 2), ("conv5", 512, 3, 2))
@@ -34,16 +33,12 @@ class ResNetStem(keras.layers.Layer):
         return self.pool(self.pool_pad(self.conv_bn(self.pad(images), training=training)))
 
 
-class ResNet50(keras.Model):
-    """Caffe preprocessing, the stem, 16 bottleneck blocks, then the transfer head or the ImageNet top.
+class ResNet50(PretrainedBackbone):
+    """Caffe preprocessing, the stem, 16 bottleneck blocks, then the transfer head or the ImageNet
+    top (GAP -> predictions). The base maps [B, H, W, 3] to [B, H/32, W/32, 2048].
 
-    Takes RGB (or grayscale) pixels in [0, 1]; see `layers.caffe_preprocessing`.
-
-    Args:
-      num_classes: output logits.
-      include_top: False: the origin tutorial's head (GAP -> Dense(head_units, relu) -> logits).
-        True: keras.applications' ImageNet top (GAP -> predictions), for weight files with top.
-      head_units: hidden width of the transfer head.
+    Takes RGB (or grayscale) pixels in [0, 1]; see `layers.caffe_preprocessing`. Arguments as
+    `PretrainedBackbone`'s.
     """
 
     BLOCK_NAMES = ("conv1",) + tuple(f"{stage}_block{index}" for stage, _, blocks, _ in STAGES
@@ -51,13 +46,8 @@ class ResNet50(keras.Model):
 
     def __init__(self, num_classes, include_top=False, head_units=128, **kwargs):
         kwargs.setdefault("name", "resnet50")
-        super().__init__(**kwargs)
-        self.num_classes = num_classes
-        self.include_top = include_top
-        self.head_units = head_units
-        self.preprocessing = CaffePreprocessing(name="preprocessing")
-        # Attributes named as keras.applications names them, not a list: tf.train.Checkpoint
-        # does not see layers held in a Python list.
+        super().__init__(num_classes, include_top, head_units, **kwargs)
+        # Blocks named as keras.applications names them.
         self.conv1 = ResNetStem(name="conv1")
         for stage, filters, blocks, strides in STAGES:
             for index in range(1, blocks + 1):
@@ -66,12 +56,7 @@ class ResNet50(keras.Model):
         if include_top:
             self.global_pool = keras.layers.GlobalAveragePooling2D(name="avg_pool")
             self.predictions = keras.layers.Dense(num_classes, dtype="float32", name="predictions")
-        else:
-            self.head = TransferHead(num_classes, head_units, name="head")
-
-    def base_blocks(self):
-        """[(name, layer)] of the pretrained base in forward order, the units of freezing."""
-        return [(name, getattr(self, name)) for name in self.BLOCK_NAMES]
+        self.make_head()
 
     def pretrained_layers(self):
         """[(keras.applications layer name, layer)] of every layer a weight file fills, in its order.
@@ -93,19 +78,5 @@ class ResNet50(keras.Model):
             layers.append(("predictions", self.predictions))
         return layers
 
-    def extract_features(self, images, training=False):
-        """The base's output: [B, H, W, C] pixels in [0, 1] -> [B, H/32, W/32, 2048]."""
-        x = self.preprocessing(images)
-        for _, block in self.base_blocks():
-            x = block(x, training=training)
-        return x
-
-    def call(self, images, training=False):
-        features = self.extract_features(images, training=training)
-        if not self.include_top:
-            return self.head(features)
+    def imagenet_top(self, features):
         return self.predictions(self.global_pool(features))
-
-    def get_config(self):
-        return {"num_classes": self.num_classes, "include_top": self.include_top,
-                "head_units": self.head_units, "name": self.name}

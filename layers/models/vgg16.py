@@ -6,8 +6,7 @@ The layer names and order match keras.applications, so its ImageNet weight files
 
 import keras
 
-from layers.caffe_preprocessing import CaffePreprocessing
-from layers.transfer_head import TransferHead
+from layers.models.pretrained_backbone import PretrainedBackbone
 
 # (filters, convolutions) of the five blocks; each block ends in a 2x2 max-pool.
 BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
@@ -33,7 +32,7 @@ class VGGBlock(keras.layers.Layer):
     def convolution_layers(self):
         return [getattr(self, f"conv{index}") for index in range(1, self.convolutions + 1)]
 
-    def call(self, inputs):
+    def call(self, inputs, training=False):  # No dropout or BatchNorm: training changes nothing.
         x = inputs
         for convolution in self.convolution_layers():
             x = convolution(x)
@@ -45,28 +44,20 @@ class VGGBlock(keras.layers.Layer):
         return config
 
 
-class VGG16(keras.Model):
-    """Caffe preprocessing, five VGG blocks, then the transfer head or the ImageNet top.
+class VGG16(PretrainedBackbone):
+    """Caffe preprocessing, five VGG blocks, then the transfer head or the ImageNet top. The base
+    maps [B, H, W, 3] to [B, H/32, W/32, 512].
 
-    Takes RGB (or grayscale) pixels in [0, 1]; see `layers.caffe_preprocessing`.
-
-    Args:
-      num_classes: output logits.
-      include_top: False: the origin tutorial's head (GAP -> Dense(head_units, relu) -> logits)
-        on images of any size from 32x32. True: keras.applications' ImageNet top (flatten ->
-        fc1 4096 -> fc2 4096 -> predictions) on 224x224 images, for weight files with top.
-      head_units: hidden width of the transfer head.
+    Takes RGB (or grayscale) pixels in [0, 1]; see `layers.caffe_preprocessing`. Arguments as
+    `PretrainedBackbone`'s; the transfer head takes images of any size from 32x32, the ImageNet
+    top (flatten -> fc1 4096 -> fc2 4096 -> predictions) 224x224 images only.
     """
 
     BLOCK_NAMES = tuple(f"block{index}" for index in range(1, len(BLOCKS) + 1))
 
     def __init__(self, num_classes, include_top=False, head_units=128, **kwargs):
         kwargs.setdefault("name", "vgg16")
-        super().__init__(**kwargs)
-        self.num_classes = num_classes
-        self.include_top = include_top
-        self.head_units = head_units
-        self.preprocessing = CaffePreprocessing(name="preprocessing")
+        super().__init__(num_classes, include_top, head_units, **kwargs)
         for name, (filters, convolutions) in zip(self.BLOCK_NAMES, BLOCKS):
             setattr(self, name, VGGBlock(filters, convolutions, name=name))
         if include_top:
@@ -74,12 +65,7 @@ class VGG16(keras.Model):
             self.fc1 = keras.layers.Dense(4096, activation="relu", name="fc1")
             self.fc2 = keras.layers.Dense(4096, activation="relu", name="fc2")
             self.predictions = keras.layers.Dense(num_classes, dtype="float32", name="predictions")
-        else:
-            self.head = TransferHead(num_classes, head_units, name="head")
-
-    def base_blocks(self):
-        """[(name, layer)] of the pretrained base in forward order, the units of freezing."""
-        return [(name, getattr(self, name)) for name in self.BLOCK_NAMES]
+        self.make_head()
 
     def pretrained_layers(self):
         """[(keras.applications layer name, layer)] of every layer a weight file fills, in its order."""
@@ -99,19 +85,5 @@ class VGG16(keras.Model):
             raise ValueError(f"VGG16 needs images of at least {MINIMUM_IMAGE_SIZE}x{MINIMUM_IMAGE_SIZE} "
                              f"(five 2x2 pools); got {height}x{width}")
 
-    def extract_features(self, images):
-        """The base's output: [B, H, W, C] pixels in [0, 1] -> [B, H/32, W/32, 512]."""
-        x = self.preprocessing(images)
-        for _, block in self.base_blocks():
-            x = block(x)
-        return x
-
-    def call(self, images, training=False):
-        features = self.extract_features(images)
-        if not self.include_top:
-            return self.head(features)
+    def imagenet_top(self, features):
         return self.predictions(self.fc2(self.fc1(self.flatten(features))))
-
-    def get_config(self):
-        return {"num_classes": self.num_classes, "include_top": self.include_top,
-                "head_units": self.head_units, "name": self.name}
