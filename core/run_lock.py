@@ -80,7 +80,7 @@ def _is_stale(holder):
     except ProcessLookupError:
         return True
     except PermissionError:  # It exists, under another user.
-        return False
+        pass
     return False
 
 

@@ -2,11 +2,10 @@
 
 Keras 3's BatchNormalization builds the moments and the normalization from separate ops (mean,
 squared difference, mean, then subtract, multiply, add), about as many again in the gradient,
-and in mixed precision it casts the activations to float32 and back around them. On the CIFAR
-CNN that elementwise work took ~23% of a float32 training step on CPU and ~36% of a bfloat16
-one (benchmarks/RESULTS.md). TensorFlow's `FusedBatchNormV3` does the same arithmetic in one
-oneDNN (CPU) or cuDNN (GPU) kernel that reads the activations in their own dtype and keeps its
-statistics in float32: the CNN trained 1.26x faster in float32 and 1.52x in bfloat16.
+and in mixed precision it casts the activations to float32 and back around them. TensorFlow's
+`FusedBatchNormV3` does the same arithmetic in one oneDNN (CPU) or cuDNN (GPU) kernel that reads
+the activations in their own dtype and keeps its statistics in float32: on CPU the CIFAR CNN
+trained 1.35x faster in float32 and 1.52x in bfloat16 (benchmarks/RESULTS.md).
 """
 
 import keras

@@ -18,9 +18,12 @@ import keras
 import tensorflow as tf
 
 
-def _fused_adam_update(optimizer, gradient, variable, learning_rate):
-    """variable -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), m and v updated first;
-    Keras' Adam formula, t = iterations + 1."""
+def _fused_adam_step(optimizer, gradient, variable, learning_rate):
+    """`update_step` of FusedAdam and FusedAdamW: Keras' Adam formula, t = iterations + 1,
+    variable -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) after m and v are updated."""
+    if isinstance(gradient, tf.IndexedSlices) or optimizer.amsgrad:
+        # AdamW inherits Adam's update_step (its decay is applied before), so this is both classes'.
+        return keras.optimizers.Adam.update_step(optimizer, gradient, variable, learning_rate)
     dtype = variable.dtype
     index = optimizer._get_variable_index(variable)
     step = tf.cast(optimizer.iterations + 1, dtype)
@@ -32,26 +35,16 @@ def _fused_adam_update(optimizer, gradient, variable, learning_rate):
         epsilon=tf.cast(optimizer.epsilon, dtype), grad=tf.cast(gradient, dtype))
 
 
-def _keeps_keras_update(optimizer, gradient):
-    return isinstance(gradient, tf.IndexedSlices) or getattr(optimizer, "amsgrad", False)
-
-
 class FusedAdam(keras.optimizers.Adam):
     """keras.optimizers.Adam computed by ResourceApplyAdam."""
 
-    def update_step(self, gradient, variable, learning_rate):
-        if _keeps_keras_update(self, gradient):
-            return super().update_step(gradient, variable, learning_rate)
-        _fused_adam_update(self, gradient, variable, learning_rate)
+    update_step = _fused_adam_step
 
 
 class FusedAdamW(keras.optimizers.AdamW):
-    """keras.optimizers.AdamW: Keras' decoupled decay, then ResourceApplyAdam."""
+    """keras.optimizers.AdamW: Keras' decoupled decay (applied before update_step), then ResourceApplyAdam."""
 
-    def update_step(self, gradient, variable, learning_rate):
-        if _keeps_keras_update(self, gradient):
-            return super().update_step(gradient, variable, learning_rate)
-        _fused_adam_update(self, gradient, variable, learning_rate)
+    update_step = _fused_adam_step
 
 
 class FusedSGD(keras.optimizers.SGD):

@@ -11,10 +11,10 @@ from tensorflow.python.framework import config as tf_framework_config
 from core import precision as precision_lib
 from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
 from core.cluster import is_chief, remove_temporary_directory, write_directory
-from core.run_lock import run_directory_lock
 from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
                        training_dataset)
 from core.data.validation import validate_splits
+from core.run_lock import run_directory_lock
 from core.devices import detect_device
 from core.distributed_input import (distribute_evaluation_batches, distribute_training_batches,
                                     is_checkpointable)

@@ -66,7 +66,7 @@ def test_checkpoints_interchange_with_keras_adam(tmp_path):
 def test_sparse_gradients_and_amsgrad_keep_keras_update():
     embedding = keras.layers.Embedding(10, 4)
     embedding.build((None,))
-    for optimizer in (FusedAdam(0.1), FusedAdam(0.1, amsgrad=True)):
+    for optimizer in (FusedAdam(0.1), FusedAdam(0.1, amsgrad=True), FusedAdamW(0.1, weight_decay=0.0)):
         optimizer.build(embedding.trainable_variables)
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(embedding(tf.constant([1, 3])))
