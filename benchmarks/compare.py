@@ -4,7 +4,7 @@
   python -m benchmarks.compare --workload=mlp --batch_size=256 --repeats=9
 
 Variants (each with its own model and optimizer; all read identically built tf.data pipelines):
-  tapecraft            make_train_loop(make_train_step(...)), --jit_compile resolved as train_lib does
+  tapecraft            make_train_loop(make_train_step(...)), --jit_compile resolved as training/training_phase.py does
   keras_fit_default    fit with Keras' defaults: jit_compile="auto" (off on CPU), 1 step per call
   keras_fit_loop       fit, no XLA, steps_per_execution=--steps_per_loop
   keras_fit_xla        fit, jit_compile=True, 1 step per call

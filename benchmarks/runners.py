@@ -1,6 +1,6 @@
 """The training loops the benchmarks time, each behind the runner interface of `timing.py`.
 
-- TapecraftRunner: tapecraft's step and compiled loop, made by the functions train_lib uses.
+- TapecraftRunner: tapecraft's step and compiled loop, made by the functions training/training_phase.py uses.
 - KerasFitRunner: the same kind of model and optimizer through `model.fit`.
 - EagerRunner: tapecraft's step called eagerly from a plain Python loop.
 - PipelineRunner: the input pipeline alone, batches pulled and dropped.
@@ -17,9 +17,10 @@ from benchmarks.workloads import Workload, create_model
 from core import precision as precision_lib
 from training.jit import resolve_jit_compile, resolve_loop_compilation
 from training.loop import make_train_loop
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
 from training.optimizers import create_optimizer
 from training.step import make_train_step
+from training.tasks.image_classification import ImageClassification
 
 LEARNING_RATE = 1e-3
 
@@ -58,12 +59,12 @@ def build_model(workload: Workload, policy: str, strategy=None, model_factory=cr
 def make_step(model, optimizer, batch_size, strategy=None):
     """tapecraft's train_step for `model`, with its metrics created under the strategy."""
     with (strategy or tf.distribute.get_strategy()).scope():
-        metrics = ClassificationMetrics("train")
-    return make_train_step(model, optimizer, metrics, batch_size)
+        metrics = TaskMetrics("train", ImageClassification())
+    return make_train_step(ImageClassification(), model, optimizer, metrics, batch_size)
 
 
 def resolve_compilation(setting, device, model, workload: Workload, policy, num_replicas=1):
-    """(jit_compile, compile_loop, reason) for `--jit_compile=setting`, decided as train_lib decides."""
+    """(jit_compile, compile_loop, reason) for `--jit_compile=setting`, decided as training/training_phase.py decides."""
     jit_compile, reason = resolve_jit_compile(setting, device, model, workload.input_shape,
                                               precision_lib.compute_dtype(policy))
     compile_loop, loop_reason = resolve_loop_compilation(setting, jit_compile, device, num_replicas)

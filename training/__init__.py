@@ -1,4 +1,4 @@
-"""The training loop: config, GradientTape steps, compiled multi-step loops, train_and_evaluate."""
+"""The run: config, tasks, GradientTape steps, compiled multi-step loops, train_and_evaluate."""
 
 import os
 
@@ -14,6 +14,8 @@ import_tensorflow_quietly()
 
 from training.config import ConfigError, TrainConfig  # noqa: E402
 from training.jit import XlaCompileError  # noqa: E402
-from training.train_lib import TrainResult, train_and_evaluate  # noqa: E402
+from training.task import TaskDatasets, TaskError  # noqa: E402
+from training.training_phase import TrainResult, train_and_evaluate  # noqa: E402
 
-__all__ = ["ConfigError", "TrainConfig", "TrainResult", "XlaCompileError", "train_and_evaluate"]
+__all__ = ["ConfigError", "TaskDatasets", "TaskError", "TrainConfig", "TrainResult", "XlaCompileError",
+           "train_and_evaluate"]

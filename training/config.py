@@ -1,19 +1,19 @@
 """Every setting of a training run, with its default, in one frozen dataclass.
 
 Field names equal the absl flag names of `training.train`, so a validation error can name the
-flag a user typed. Validation runs on construction: a config that exists is a valid config.
+flag a user typed. Validation runs on construction and checks values only (types, ranges,
+choices, settings that contradict each other): a config that exists is a valid value, and it can
+be built on one machine for another. What the run's machine must provide (files, importable
+modules, a cluster) is checked when the run starts (training/environment_checks.py).
 """
 
 import dataclasses
 import math
-import os
 
-from core.cluster import create_cluster_resolver
+from core.cluster import parse_worker_hosts
 from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
 from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
-from layers.freezing import resolve_block_index
-from layers.registry import resolve_model_class
 from training.nan_policy import NAN_POLICIES
 from training.optimizers import OPTIMIZERS
 from training.schedules import LR_SCHEDULES
@@ -29,8 +29,9 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """A training run. Defaults train `small_cnn` on the embedded `digits` to ~0.98-0.99 test accuracy."""
+    """A training run. Defaults train `small_cnn` on the embedded `digits` (image classification)."""
 
+    task: str = "image_classification"
     model: str = "small_cnn"
     dataset: str = "digits"
     data_dir: str | None = None
@@ -93,25 +94,22 @@ class TrainConfig:
         self._validate_cluster()
         if not self.model_dir:
             raise ConfigError("--model_dir='': must name a directory for checkpoints and summaries")
-        try:
-            resolve_model_class(self.model)
-        except ValueError as error:
-            raise ConfigError(f"--model={self.model!r}: {error}") from None
+        for name in ("task", "model"):
+            value = getattr(self, name)
+            module, colon, class_name = value.partition(":") if isinstance(value, str) else ("", "", "")
+            if not module or (colon and not class_name):
+                raise ConfigError(f"--{name}={value!r}: must name a built-in {name} or an import path that "
+                                  "must look like package.module:ClassName")
         self._validate_transfer()
 
     def _validate_transfer(self):
         """Pretrained weights, the frozen-base phase and the fine-tuning phase, export."""
-        block_names = getattr(resolve_model_class(self.model), "BLOCK_NAMES", None)
+        if self.pretrained_weights is not None and not isinstance(self.pretrained_weights, str):
+            raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: must be a file path")
         for name in ("freeze_base", "export"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"--{name}={getattr(self, name)!r}: must be true or false")
         if self.pretrained_weights:
-            if block_names is None:
-                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: --model={self.model} "
-                                  "has no pretrained base to load; use vgg16 or resnet50")
-            if not os.path.isfile(os.path.expanduser(self.pretrained_weights)):
-                raise ConfigError(f"--pretrained_weights={self.pretrained_weights!r}: no such file; download "
-                                  "the keras.applications weight file by hand (README: Transfer learning)")
             if self.normalize and self.dataset in FILE_DATASETS:
                 raise ConfigError(f"--normalize=True: --pretrained_weights needs the plain pixels its "
                                   f"weights were trained on ({self.model} applies their ImageNet "
@@ -119,14 +117,9 @@ class TrainConfig:
         if self.freeze_base and not self.pretrained_weights:
             raise ConfigError("--freeze_base=True: needs --pretrained_weights; a frozen random base teaches "
                               "the head nothing")
-        if self.unfreeze_from:
-            if not self.freeze_base:
-                raise ConfigError(f"--unfreeze_from={self.unfreeze_from!r}: fine-tuning is the phase after "
-                                  "--freeze_base; pass --freeze_base too")
-            try:
-                resolve_block_index(block_names, self.unfreeze_from)
-            except ValueError as error:
-                raise ConfigError(f"--unfreeze_from={self.unfreeze_from!r}: {error}") from None
+        if self.unfreeze_from and not self.freeze_base:
+            raise ConfigError(f"--unfreeze_from={self.unfreeze_from!r}: fine-tuning is the phase after "
+                              "--freeze_base; pass --freeze_base too")
         _require_int("fine_tune_steps", self.fine_tune_steps, minimum=1)
         rate = self.fine_tune_learning_rate
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
@@ -134,17 +127,9 @@ class TrainConfig:
 
     def _validate_data(self):
         """The data flags: where the files are, image size, normalization, augmentation."""
-        if self.dataset in FILE_DATASETS:
-            if not self.data_dir:
-                raise ConfigError(f"--data_dir={self.data_dir!r}: --dataset={self.dataset} reads its files "
-                                  "from a directory; give its path")
-            # "~" is expanded here and by the loaders: not every shell expands it inside --flag=~/path.
-            data_dir = os.path.expanduser(self.data_dir)
-            if os.path.isfile(data_dir):
-                raise ConfigError(
-                    f"--data_dir={self.data_dir!r}: is a file; give the directory that holds it")
-            if not os.path.isdir(data_dir):
-                raise ConfigError(f"--data_dir={self.data_dir!r}: no such directory")
+        if self.dataset in FILE_DATASETS and not self.data_dir:
+            raise ConfigError(f"--data_dir={self.data_dir!r}: --dataset={self.dataset} reads its files "
+                              "from a directory; give its path")
         _require_int("image_size", self.image_size, minimum=0)
         if self.image_size and not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:
             raise ConfigError(f"--image_size={self.image_size}: must be 0 (the dataset's default) or from "
@@ -193,10 +178,14 @@ class TrainConfig:
         if self.task_index and not self.worker_hosts:
             raise ConfigError(f"--task_index={self.task_index}: goes with --worker_hosts "
                               "(TF_CONFIG has its own index)")
-        try:
-            create_cluster_resolver(self.worker_hosts, self.task_index)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
+        if self.worker_hosts:
+            try:
+                hosts = parse_worker_hosts(self.worker_hosts)
+            except ValueError as error:
+                raise ConfigError(f"--worker_hosts={self.worker_hosts!r}: {error}") from None
+            if not 0 <= self.task_index < len(hosts):
+                raise ConfigError(f"--task_index={self.task_index!r}: must be in 0-{len(hosts) - 1} "
+                                  "(one per --worker_hosts entry)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -1,12 +1,7 @@
-"""Export to a SavedModel that serves images and answers class probabilities and class names.
+"""Export to a SavedModel: the model's variables and the task's serving signatures.
 
-Two signatures, both on images [B, H, W, C] of the size the model was trained on:
-- `serving_default`: float32 pixels in [0, 1] (what tapecraft's datasets give);
-- `serving_uint8`: uint8 pixels in [0, 255] (decoded image files).
-Both return `probabilities` float32 [B, num_classes] (softmax of the logits) and `class_names`
-string [B, num_classes] (the same names per row: TF Serving's row format wants every output
-batched). The dataset's normalization, when it had one, is applied inside, so a client sends
-plain pixels. Load with `tf.saved_model.load(directory).signatures["serving_default"]`.
+What the signatures take and answer is the task's (e.g. training/tasks/serving_signatures.py
+for images); writing them so that a crash never leaves a half export in place is this file's.
 """
 
 import os
@@ -17,47 +12,26 @@ import tensorflow as tf
 EXPORT_DIRECTORY = "export"
 
 
-def export_for_serving(model, directory, input_shape, class_names, normalization=None) -> str:
+def export_saved_model(model, directory, signatures) -> str:
     """Writes the SavedModel to `directory`, replacing an older export only once the new one is complete.
 
     Args:
-      model: maps images [B, H, W, C] to logits [B, num_classes].
+      model: the Keras model or layer the signatures call.
       directory: where the SavedModel goes, e.g. <model_dir>/export.
-      input_shape: (H, W, C) of one image.
-      class_names: a name per class index.
-      normalization: what the training pipeline applied to [0, 1] pixels (an object with
-        `apply(images)`), or None.
+      signatures: {name: tf.function with an input signature}; the first is also reachable as an
+        attribute of the loaded object.
 
     Returns:
       `directory`.
     """
-    height, width, channels = input_shape
-    names = tf.constant([str(name) for name in class_names])
-
-    def predict(images):
-        if normalization is not None:
-            images = normalization.apply(images)
-        probabilities = tf.nn.softmax(tf.cast(model(images, training=False), tf.float32), axis=-1)
-        return {"probabilities": probabilities,
-                "class_names": tf.tile(names[tf.newaxis], [tf.shape(probabilities)[0], 1])}
-
-    @tf.function(input_signature=[tf.TensorSpec([None, height, width, channels], tf.float32, name="images")])
-    def serve_float(images):
-        return predict(images)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, height, width, channels], tf.uint8, name="images")])
-    def serve_uint8(images):
-        return predict(tf.cast(images, tf.float32) / 255.0)
-
     module = tf.Module()
     # Every variable explicitly: tf.train tracking misses layers a Keras model holds in lists.
     module.model_variables = list(model.variables)
-    module.serve_float = serve_float
-    module.serve_uint8 = serve_uint8
+    for index, function in enumerate(signatures.values()):
+        setattr(module, f"signature_{index}", function)
     staging = directory + ".incomplete"
     shutil.rmtree(staging, ignore_errors=True)
-    tf.saved_model.save(module, staging,
-                        signatures={"serving_default": serve_float, "serving_uint8": serve_uint8})
+    tf.saved_model.save(module, staging, signatures=dict(signatures))
     previous = directory + ".previous"
     shutil.rmtree(previous, ignore_errors=True)
     if os.path.exists(directory):

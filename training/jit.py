@@ -28,8 +28,8 @@ SLOW_ON_XLA_CPU = ("Conv", "BatchMatMul", "Einsum", "Gather")
 
 def forward_ops(model, input_shape, name_parts, dtype=tf.float32):
     """Names the forward graph's op types containing any of `name_parts` (any layer, user's too)."""
-    forward = tf.function(lambda images: model(images, training=False))
-    graph = forward.get_concrete_function(tf.TensorSpec((1,) + tuple(input_shape), dtype)).graph
+    forward = tf.function(lambda inputs: model(inputs, training=False))
+    graph = forward.get_concrete_function(_input_spec(input_shape, dtype)).graph
     return sorted({op.type for op in graph.get_operations() if any(part in op.type for part in name_parts)})
 
 
@@ -39,8 +39,9 @@ def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute
     Args:
       setting: "auto", "true", "false" or "loop" (XLA for the step and the loop around it).
       device: where the step runs.
-      model: a built model, inspected for ops of SLOW_ON_XLA_CPU when `setting` is "auto" on CPU.
-      input_shape: one example's shape, to trace the model.
+      model: a built model, or a task's forward `(batch, training) -> ...`, inspected for ops of
+        SLOW_ON_XLA_CPU when `setting` is "auto" on CPU.
+      input_shape: one example's shape, or a nest of tf.TensorSpec of a one-example batch.
       compute_dtype: the policy's compute dtype ("float32", "bfloat16", "float16").
 
     Returns:
@@ -139,10 +140,17 @@ def uncompilable_ops(model, input_shape):
 
     Converts the graph to XLA's HLO without compiling it to machine code: cheap next to a step.
     """
-    forward = tf.function(lambda images: model(images, training=False), jit_compile=True)
+    forward = tf.function(lambda inputs: model(inputs, training=False), jit_compile=True)
     try:
-        spec = tf.TensorSpec((1,) + tuple(input_shape), tf.float32)
-        forward.experimental_get_compiler_ir(spec)(stage="hlo")
+        forward.experimental_get_compiler_ir(_input_spec(input_shape, tf.float32))(stage="hlo")
     except (ValueError, tf.errors.OpError) as error:
         return ", ".join(op_type for op_type, _ in _UNSUPPORTED_OP.findall(str(error))) or "unknown"
     return ""
+
+
+def _input_spec(input_shape, dtype):
+    """What to trace `model` on: `input_shape` itself when it is a nest of tf.TensorSpec (a task's
+    batch), else one example of that shape."""
+    if all(isinstance(spec, tf.TensorSpec) for spec in tf.nest.flatten(input_shape)):
+        return input_shape
+    return tf.TensorSpec((1,) + tuple(input_shape), dtype)

@@ -1,68 +1,73 @@
-"""What `python -m training.train` runs: training (two phases when fine-tuning), report, export."""
+"""What `python -m training.train` runs: every phase of training, the task's report, the export.
 
+One run-directory lock is held from the first phase's start until the export is written, so no
+other process can take the directory while this one still writes into it.
+"""
+
+import contextlib
 import dataclasses
 import os
 
 from core.cluster import remove_temporary_directory, write_directory
-from core.data import load_dataset
-from training.evaluation_report import build_report, format_report, predict_split, write_report
-from training.export import EXPORT_DIRECTORY, export_for_serving
+from training.environment_checks import check_environment
 from training.ema import averaged_weights
+from training.export import EXPORT_DIRECTORY, export_saved_model
 from training.run_strategy import create_run_strategy
-from training.train_lib import TrainResult
-from training.transfer import train_in_phases
+from training.tasks import create_task
+from training.training_phase import RunDirectoryHold, TrainResult, train_phase
 
 
 @dataclasses.dataclass
 class RunResult:
-    """A finished run: the last training phase, the evaluation report, and where the export went."""
+    """A finished run: the last training phase, the task's report, and where the export went."""
 
     training: TrainResult
-    report: dict | None  # None on the non-chief workers of a multi-worker job, which do not report.
+    report: dict | None  # None without a task report, and on the non-chief workers of a multi-worker job.
     export_directory: str | None
 
 
-def run_training(config, datasets=None, log=print) -> RunResult:
-    """Trains `config.model` on `config.dataset`, reports on the test split, exports for serving.
+def run_training(config, datasets=None, log=print, task=None) -> RunResult:
+    """Trains `config.task`, phase after phase; reports on the test split; exports for serving.
 
     Args:
       config: a TrainConfig.
-      datasets: DatasetSplits to use instead of loading `config.dataset`.
+      datasets: image classification: DatasetSplits to use instead of loading `config.dataset`.
       log: where progress lines and the report go.
+      task: a task object to train instead of `config.task`.
 
     Returns:
-      RunResult. The report is also written to `config.model_dir` (evaluation_report.json,
-      confusion_matrix.png), and with `config.export` the SavedModel to `<model_dir>/export`.
-
-    Raises:
-      ConfigError: when the model cannot take the dataset's images.
-      PretrainedWeightsError: when `config.pretrained_weights` does not fit the model.
+      RunResult. The task writes its report into `config.model_dir` (image classification:
+      evaluation_report.json, confusion_matrix.png); with `config.export` and a task that has
+      serving signatures, the SavedModel goes to `<model_dir>/export`.
     """
+    check_environment(config, task)
     create_run_strategy(config)  # Before the data: it must precede TensorFlow's initialization.
-    datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
-    result = train_in_phases(config, datasets, log)
+    task = task or create_task(config, datasets=datasets, log=log)
+    with contextlib.ExitStack() as stack:
+        hold = RunDirectoryHold(stack)
+        result = train_phase(config, task, log, hold)
+        phase = getattr(task, "next_phase", lambda: None)()
+        while phase is not None:  # E.g. fine-tuning after a frozen-base phase.
+            phase_config, task = phase
+            result = train_phase(phase_config, task, log, hold)
+            phase = task.next_phase()
 
-    # With --ema_decay the test accuracy is the averaged weights'; the report and export use them too.
-    # In a multi-worker job only the chief reports; every worker exports, the others into a
-    # temporary directory they delete (core/cluster.py).
-    report = export_directory = None
-    with averaged_weights(result.ema):
-        if result.is_chief:
-            labels, predictions = predict_split(result.model, datasets.test, config.batch_size)
-            report = build_report(labels, predictions, datasets.class_names)
-        if config.export:
-            root = write_directory(config.model_dir, result.strategy)
-            # The pipeline's normalization goes into the export: a client sends plain pixels.
-            export_directory = export_for_serving(
-                result.model, os.path.join(root, EXPORT_DIRECTORY), datasets.input_shape,
-                datasets.class_names, normalization=datasets.normalization)
-            remove_temporary_directory(root, config.model_dir)  # A non-chief's copy; never the chief's.
+        # With --ema_decay the test figures are the averaged weights'; the report and export use them
+        # too. The report comes first: a failed export must not lose it. In a multi-worker job only
+        # the chief reports; every worker exports, the others into a temporary directory they delete
+        # (core/cluster.py).
+        report = export_directory = None
+        with averaged_weights(result.ema):
+            if result.is_chief and hasattr(task, "report"):
+                report = task.report(result.model, config.model_dir, log)
+            if config.export and hasattr(task, "serving_signatures"):
+                root = write_directory(config.model_dir, result.strategy)
+                export_directory = export_saved_model(result.model, os.path.join(root, EXPORT_DIRECTORY),
+                                                      task.serving_signatures(result.model))
+                remove_temporary_directory(root, config.model_dir)  # A non-chief's copy; never the chief's.
     if not result.is_chief:
         return RunResult(training=result, report=None, export_directory=None)
-    log(format_report(report))
-    report_path, plot_path = write_report(report, config.model_dir)
-    log(f"Wrote {report_path} and {plot_path}")
     if export_directory:
-        log(f"Exported for serving: {export_directory} (python -m training.predict "
-            f"--model_dir={config.model_dir} IMAGE...)")
+        hint = getattr(task, "serving_hint", None)
+        log(f"Exported for serving: {export_directory}" + (f" ({hint(export_directory)})" if hint else ""))
     return RunResult(training=result, report=report, export_directory=export_directory)

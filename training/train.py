@@ -1,6 +1,7 @@
-"""Train a model and print its test accuracy.
+"""Train a task's model and print its test metrics.
 
-  python -m training.train                       # small_cnn on the embedded digits
+  python -m training.train                       # image classification: small_cnn on the embedded digits
+  python -m training.train --task=my_project.tasks:MyTask --train_steps=500
   python -m training.train --model=resnet20 --dataset=synthetic --train_steps=200
   python -m training.train --model=my_project.nets:MyNet --precision=mixed_float16
   python -m training.train --model=mlp --dataset=mnist --data_dir=~/data/mnist
@@ -30,6 +31,9 @@ from training import config as config_lib  # noqa: E402
 
 _DEFAULTS = config_lib.TrainConfig()
 
+flags.DEFINE_string("task", _DEFAULTS.task, "What is learned: image_classification (the data, model and "
+                    "report flags below), or an import path package.module:ClassName of your own task "
+                    "(README: Your own task).")
 flags.DEFINE_string("model", _DEFAULTS.model, "Registered model name (" + ", ".join(sorted(MODELS)) + ") "
                     "or an import path package.module:ClassName of your own model.")
 flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Dataset name: " + ", ".join(sorted(config_lib.DATASETS)) + ".")
@@ -142,6 +146,7 @@ def main(argv):
     from training.nan_policy import NonFiniteLossError
     from training.run import run_training
     from training.signals import TrainingStopped
+    from training.task import TaskError
 
     try:
         result = run_training(config)
@@ -153,7 +158,7 @@ def main(argv):
     # checkpoint of another run; NaN/Inf the --on_nan policy gives up on; an op XLA cannot
     # compile; model, data and weights that disagree; a run directory another process trains in.
     except (CheckpointError, DatasetError, RunConfigMismatch, NonFiniteLossError, XlaCompileError,
-            config_lib.ConfigError, PretrainedWeightsError, RunDirectoryLockedError) as error:
+            config_lib.ConfigError, PretrainedWeightsError, RunDirectoryLockedError, TaskError) as error:
         sys.exit(f"error: {error}")
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
         if config.distribution_strategy != "multi_worker":
@@ -166,7 +171,8 @@ def main(argv):
         sys.exit(f"error: the multi-worker job lost a worker ({cause[:200]}); start every worker again with "
                  f"the same flags to resume from the last checkpoint in {config.model_dir}")
     if result.training.is_chief:
-        print(f"Test accuracy: {result.training.test_accuracy:.4f}")
+        for name, value in result.training.test_metrics.items():
+            print(f"Test {name.replace('_', ' ')}: {value:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""train_and_evaluate: a whole training run, readable top to bottom."""
+"""train_and_evaluate: one phase of training any task, readable top to bottom.
+
+The run is generic: strategy and device, precision, the compiled multi-step loop, checkpoints,
+summaries, progress, signals, the NaN policy and evaluation at loop boundaries. What is learned
+(data, model, loss, metrics) is the task's (training/task.py); nothing here knows about images.
+"""
 
 import contextlib
 import dataclasses
@@ -11,9 +16,6 @@ from tensorflow.python.framework import config as tf_framework_config
 from core import precision as precision_lib
 from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
 from core.cluster import is_chief, remove_temporary_directory, write_directory
-from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
-                       training_dataset)
-from core.data.validation import validate_splits
 from core.run_lock import run_directory_lock
 from core.devices import detect_device
 from core.distributed_input import (distribute_evaluation_batches, distribute_training_batches,
@@ -21,12 +23,12 @@ from core.distributed_input import (distribute_evaluation_batches, distribute_tr
 from core.replica_agreement import check_workers_agree, make_replica_state_averager
 from core.run_config_store import check_resumable, write_run_config
 from core.summaries import SummaryWriter
-from layers.registry import create_model
 from training.config import CHANGEABLE_ON_RESUME
+from training.environment_checks import check_environment
 from training.ema import ExponentialMovingAverage, averaged_weights
 from training.jit import explain_xla_errors, resolve_jit_compile, resolve_loop_compilation
 from training.loop import make_eval_loop, make_train_loop, steps_until_boundary
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
 from training.nan_policy import NonFiniteHandler, ScaledLearningRate
 from training.optimizers import create_optimizer
 from training.progress import (ProgressReporter, current_learning_rate, gradient_norm_scalar,
@@ -35,15 +37,16 @@ from training.run_strategy import create_run_strategy, permit_xla
 from training.schedules import create_schedule
 from training.signals import StopRequests, TrainingStopped, stopped_message
 from training.step import make_eval_step, make_train_step
+from training.task_checks import check_task_batches, create_optimizers
+from training.tasks import create_task
 
 
 @dataclasses.dataclass
 class TrainResult:
-    """What a finished run reports."""
+    """What a finished phase reports."""
 
-    test_accuracy: float
-    test_loss: float
-    validation_history: list  # [(step, {"loss": ..., "accuracy": ...}), ...]
+    test_metrics: dict  # The test split's {"loss": ..., and the task's metrics}.
+    validation_history: list  # [(step, {"loss": ..., and the task's metrics}), ...]
     final_step: int
     precision: str
     jit_compile: bool
@@ -51,41 +54,76 @@ class TrainResult:
     ema: object = None  # The ExponentialMovingAverage of the weights with --ema_decay, else None.
     is_chief: bool = True  # False on the other workers of a multi-worker job, which log no results.
     strategy: object = None  # The tf.distribute strategy the model's variables live under.
+    task: object = None  # The task trained.
+
+    @property
+    def test_loss(self) -> float:
+        return self.test_metrics["loss"]
+
+    @property
+    def test_accuracy(self) -> float:
+        """The test accuracy, for tasks that measure one (image classification does)."""
+        return self.test_metrics["accuracy"]
 
 
-def train_and_evaluate(config, datasets=None, model_fn=None, log=print) -> TrainResult:
-    """Trains `config.model` on `config.dataset`, evaluating as it goes, and tests the result.
+class RunDirectoryHold:
+    """Takes the run directory's lock once, into `stack`, and holds it as long as the stack: a run's
+    phases, report and export all happen under one lock (core/run_lock.py)."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.held = False
+
+    def take(self, model_dir):
+        if not self.held:
+            self.stack.enter_context(run_directory_lock(model_dir))
+            self.held = True
+
+
+def train_and_evaluate(config, datasets=None, model_fn=None, log=print, task=None) -> TrainResult:
+    """Trains `config.task` (image classification: `config.model` on `config.dataset`), evaluating
+    as it goes, and tests the result.
 
     Resumes from the newest checkpoint in `config.model_dir` when there is one, after checking
     that the run there was made with compatible settings (its run_config.json).
 
     Args:
       config: a TrainConfig.
-      datasets: DatasetSplits to use instead of loading `config.dataset`.
-      model_fn: num_classes -> model, used instead of `config.model`.
+      datasets: image classification: DatasetSplits to use instead of loading `config.dataset`.
+      model_fn: image classification: num_classes -> model, used instead of `config.model`.
       log: where progress lines go.
+      task: a task object (training/task.py) to train instead of `config.task`.
 
     Returns:
-      TrainResult with the test accuracy of the final weights.
+      TrainResult with the test metrics of the final weights.
 
     Raises:
       TrainingStopped: after saving, when SIGTERM or SIGINT arrived during training.
-      RunConfigMismatch, CheckpointError, InvalidSplitsError, NonFiniteLossError: one-line
-        errors for another run's directory, a bad checkpoint, bad data, and NaN/Inf.
+      TaskError, RunConfigMismatch, CheckpointError, InvalidSplitsError, NonFiniteLossError:
+        one-line errors for a task that cannot run, another run's directory, a bad checkpoint,
+        bad data, and NaN/Inf.
     """
+    check_environment(config, task, model_given=model_fn is not None)
+    task = task or create_task(config, datasets=datasets, model_fn=model_fn, log=log)
+    with contextlib.ExitStack() as stack:
+        return train_phase(config, task, log, RunDirectoryHold(stack))
+
+
+def train_phase(config, task, log, hold: RunDirectoryHold) -> TrainResult:
+    """`train_and_evaluate` with the run directory's lock taken into `hold` (training/run.py holds
+    it beyond the phase)."""
     # --deterministic switches TensorFlow's op determinism on for the process; a caller's later
     # work (another run in a notebook, a sweep) gets the setting it had before. TF 2.21 exports
     # only enable_op_determinism; the query and the switch-off live in its framework module.
     was_deterministic = tf_framework_config.is_op_determinism_enabled()
     try:
-        with contextlib.ExitStack() as held:  # The run directory's lock, once the chief takes it.
-            return _train_and_evaluate(config, datasets, model_fn, log, held)
+        return _train_phase(config, task, log, hold)
     finally:
         if not was_deterministic:
             tf_framework_config.disable_op_determinism()
 
 
-def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
+def _train_phase(config, task, log, hold) -> TrainResult:
     # The run directory: refuse one holding a run made with incompatible settings before
     # anything else, and say which allowed settings changed.
     if has_checkpoint_files(config.model_dir):
@@ -102,38 +140,14 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
 
-    # Input pipeline. Each replica gets batches of global / replicas examples; the sharding
-    # policy and how a resumed run finds its place are in core/distributed_input.py.
-    datasets = datasets or load_dataset(config.dataset, config.data_dir, config.normalize, config.image_size)
-    validate_splits(datasets, config.batch_size)
-    # Bad data is refused before the run directory is touched; from here on the chief holds it.
-    # Other workers write to their own temporary directories (core/cluster.py).
-    if chief:
-        held.enter_context(run_directory_lock(config.model_dir))
-    log(_describe_data(datasets, config))
+    # Input pipeline: the task's batches. Each replica gets batches of global / replicas examples;
+    # the sharding policy and how a resumed run finds its place are in core/distributed_input.py.
+    data = task.build_datasets()
 
-    def make_training_batches(batch_size):
-        return training_dataset(
-            datasets.train, datasets.num_examples["train"], batch_size, config.seed,
-            augment=create_augmentation(config.augment, datasets.input_shape),
-            mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes),
-            examples=datasets.train_examples)
-
-    train_iterator = distribute_training_batches(strategy, make_training_batches, config.batch_size)
-    # The checkpoint holds the input's position when it can (the default strategy) and did before;
-    # otherwise the restored step gives it.
-    saved = saved_names(config.model_dir)
-    save_iterator = is_checkpointable(train_iterator) and (saved is None or "train_iterator" in saved)
-    validation_batches = distribute_evaluation_batches(
-        strategy, lambda batch_size: evaluation_dataset(datasets.validation, batch_size), config.batch_size)
-    test_batches = distribute_evaluation_batches(
-        strategy, lambda batch_size: evaluation_dataset(datasets.test, batch_size), config.batch_size)
-
-    # Model, optimizer, weight average and metrics, created under the policy (layer dtypes) and the
-    # strategy (variable placement). The optimizer's slots are built now so a checkpoint can fill them.
+    # Model, optimizers, weight average and metrics, created under the policy (layer dtypes) and the
+    # strategy (variable placement). The optimizers' slots are built now so a checkpoint can fill them.
     with precision_lib.precision_scope(policy), strategy.scope():
-        model = (model_fn or (lambda n: create_model(config.model, n)))(datasets.num_classes)
-        model(tf.zeros((1,) + datasets.input_shape), training=False)  # Creates the weights.
+        model = task.build_model()
         # `--on_nan=restore` lowers the scale; it is 1.0 (an exact no-op) otherwise.
         learning_rate_scale = tf.Variable(1.0, trainable=False, name="learning_rate_scale")
         # Replicas agree on every skip (`--on_nan=skip`), so the first replica's count is the count.
@@ -142,17 +156,42 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
         schedule = create_schedule(config.lr_schedule, config.learning_rate, config.warmup_steps,
                                    config.train_steps)
         schedule = ScaledLearningRate(schedule, learning_rate_scale)
+
+        def new_optimizer(variables):
+            optimizer = create_optimizer(config.optimizer, schedule, config.weight_decay, variables)
+            optimizer = precision_lib.wrap_for_loss_scaling(optimizer, policy)
+            optimizer.build(variables)
+            return optimizer
+
+        optimizers = create_optimizers(task, model, new_optimizer)
+        optimizer = next(iter(optimizers.values()))  # Its count of updates drives schedule and EMA.
         weights = model.trainable_variables
-        optimizer = create_optimizer(config.optimizer, schedule, config.weight_decay, weights)
-        optimizer = precision_lib.wrap_for_loss_scaling(optimizer, policy)
-        optimizer.build(weights)
         ema = ExponentialMovingAverage(weights, config.ema_decay) if config.ema_decay else None
-        train_metrics = ClassificationMetrics("train")
+        train_metrics = TaskMetrics("train", task)
         gradient_norm = keras.metrics.Mean(name="gradient_norm")
-        eval_metrics = ClassificationMetrics("eval")
+        eval_metrics = TaskMetrics("eval", task)
         global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    # Model and data must agree before the run directory is touched: one validation batch through
+    # the task's loss, eagerly, so a mismatch is one line naming the task rather than a trace.
+    check_task_batches(task, model, data, config)
+    # From here on the chief holds the run directory; other workers write to their own temporary
+    # directories (core/cluster.py).
+    if chief:
+        hold.take(config.model_dir)
+    log(data.description or f"Data: {type(task).__name__}")
+    train_iterator = distribute_training_batches(strategy, data.train, config.batch_size)
+    # The checkpoint holds the input's position when it can (the default strategy) and did before;
+    # otherwise the restored step gives it.
+    saved = saved_names(config.model_dir)
+    save_iterator = is_checkpointable(train_iterator) and (saved is None or "train_iterator" in saved)
+    validation_batches = distribute_evaluation_batches(strategy, data.validation, config.batch_size)
+    test_batches = distribute_evaluation_batches(strategy, data.test, config.batch_size)
+    # XLA's verdict inspects the graph of the task's loss on one example (training/jit.py).
+    one_example = tf.nest.map_structure(lambda spec: tf.TensorSpec((1,) + tuple(spec.shape[1:]), spec.dtype),
+                                        data.train(1).element_spec)
     jit_compile, jit_reason = resolve_jit_compile(
-        config.jit_compile, device, model, datasets.input_shape, precision_lib.compute_dtype(policy))
+        config.jit_compile, device, lambda batch, training: task.compute_loss(model, batch, training),
+        one_example, precision_lib.compute_dtype(policy))
     jit_compile, jit_reason = permit_xla(strategy, device.kind, jit_compile, jit_reason, config.jit_compile)
     compile_loop, loop_reason = resolve_loop_compilation(
         config.jit_compile, jit_compile, device, strategy.num_replicas_in_sync)
@@ -164,8 +203,9 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
     checkpoint_directory = write_directory(config.model_dir, strategy)
     checkpoint = TrainingCheckpoint(
         checkpoint_directory, config.keep_checkpoints, restore_directory=config.model_dir, model=model,
-        optimizer=optimizer, global_step=global_step, model_variables=list(model.variables),
+        global_step=global_step, model_variables=list(model.variables),
         learning_rate_scale=learning_rate_scale, skipped_steps=skipped_steps,
+        **_checkpoint_names(optimizers),
         **({"train_iterator": train_iterator} if save_iterator else {}),
         **({"ema": ema} if ema else {}))
     restored = checkpoint.restore_latest(log)
@@ -174,19 +214,18 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
     if restored:
         step = int(global_step.numpy())
         if not save_iterator:
-            train_iterator = distribute_training_batches(
-                strategy, make_training_batches, config.batch_size, skip_steps=step)
+            train_iterator = distribute_training_batches(strategy, data.train, config.batch_size, skip_steps=step)
         replayed = "" if save_iterator else f"; input replayed to step {step}"
         log(f"Resumed from {restored} at step {step}{replayed}")
     if chief:
         write_run_config(config.model_dir, config.to_dict())
 
     # Compiled loops.
-    train_step = make_train_step(model, optimizer, train_metrics, config.batch_size, config.grad_accum_steps,
+    train_step = make_train_step(task, model, optimizers, train_metrics, config.batch_size, config.grad_accum_steps,
                                  config.clip_grad_norm, gradient_norm, ema,
                                  skipped_steps=skipped_steps if config.on_nan == "skip" else None)
     train_loop = make_train_loop(train_step, strategy, jit_compile, compile_loop=compile_loop)
-    eval_loop = make_eval_loop(make_eval_step(model, eval_metrics), strategy, jit_compile)
+    eval_loop = make_eval_loop(make_eval_step(task, model, eval_metrics), strategy, jit_compile)
     average_replica_state = make_replica_state_averager(strategy, model)
 
     def evaluate(batches):
@@ -231,8 +270,7 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
                 validation = evaluate(validation_batches)
                 validation_history.append((step, validation))
                 validation_summaries.scalars(step, validation)
-                log(f"step {step}: validation loss {validation['loss']:.4f} | "
-                    f"accuracy {validation['accuracy']:.4f}")
+                log(f"step {step}: validation " + _format_metrics(validation))
             if (step == config.train_steps or stop_requests.signal_name
                     or (config.checkpoint_every and step % config.checkpoint_every == 0)):
                 try:
@@ -250,23 +288,18 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
     summaries.close()
     validation_summaries.close()
 
-    test = evaluate(test_batches)
     return TrainResult(
-        test_accuracy=test["accuracy"], test_loss=test["loss"], validation_history=validation_history,
-        final_step=step, precision=policy, jit_compile=jit_compile, model=model, ema=ema, is_chief=chief,
-        strategy=strategy)
+        test_metrics=evaluate(test_batches), validation_history=validation_history, final_step=step,
+        precision=policy, jit_compile=jit_compile, model=model, ema=ema, is_chief=chief, strategy=strategy,
+        task=task)
 
 
-def _describe_data(datasets, config):
-    """One log line: the dataset's splits, normalization and augmentation."""
-    counts = "/".join(str(datasets.num_examples[split]) for split in ("train", "validation", "test"))
-    line = f"Data: {datasets.name}, {counts} train/validation/test examples of {datasets.input_shape}"
-    if datasets.normalization is not None:
-        mean = ", ".join(f"{value:.3f}" for value in datasets.normalization.mean)
-        std = ", ".join(f"{value:.3f}" for value in datasets.normalization.std)
-        line += f"; normalized by the training split's mean ({mean}) and std ({std})"
-    line += f"; augmentation {config.augment}"
-    for name, alpha in (("mixup", config.mixup_alpha), ("cutmix", config.cutmix_alpha)):
-        if alpha:
-            line += f", {name} {alpha}"
-    return line
+def _checkpoint_names(optimizers):
+    """Checkpoint keys of the optimizers: `optimizer` for the run's own (as before tasks), and
+    `optimizer_<name>` for each other one a task creates."""
+    return {name if name == "optimizer" else f"optimizer_{name}": optimizer
+            for name, optimizer in optimizers.items()}
+
+
+def _format_metrics(metrics):
+    return " | ".join(f"{name} {value:.4f}" for name, value in metrics.items())

@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from benchmarks.flops import hlo_flops, step_flops
 from layers.models import MLP, SmallCNN
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
 
@@ -33,7 +34,7 @@ def _tapecraft_step(model, input_shape, batch_size):
     model(tf.zeros((1,) + input_shape))
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
-    step = make_train_step(model, optimizer, ClassificationMetrics("test"), batch_size)
+    step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("test", ImageClassification()), batch_size)
     batch = (tf.zeros((batch_size,) + input_shape), tf.zeros((batch_size,), tf.int32))
     return step, batch, optimizer
 

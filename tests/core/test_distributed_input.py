@@ -11,7 +11,8 @@ from core.distributed_input import (distribute_evaluation_batches, distribute_tr
 from core.distribution import create_strategy
 from layers.registry import create_model
 from training.loop import make_eval_loop
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.step import make_eval_step
 
 GLOBAL_BATCH = 16
@@ -94,8 +95,8 @@ def test_two_workers_with_two_replicas_each_train_on_the_global_batches_of_one_r
 
 def _evaluate(strategy, model, split, global_batch):
     with strategy.scope():
-        metrics = ClassificationMetrics("eval")
-    loop = make_eval_loop(make_eval_step(model, metrics), strategy, jit_compile=False)
+        metrics = TaskMetrics("eval", ImageClassification())
+    loop = make_eval_loop(make_eval_step(ImageClassification(), model, metrics), strategy, jit_compile=False)
     loop(distribute_evaluation_batches(strategy, lambda batch_size: evaluation_dataset(split, batch_size),
                                        global_batch))
     return metrics.results()

@@ -9,7 +9,8 @@ from core import precision as precision_lib
 from core.distribution import create_strategy
 from core.replica_agreement import make_replica_state_averager, replica_local_state
 from training.loop import make_train_loop
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.optimizers import create_optimizer
 from training.step import make_train_step
 
@@ -32,10 +33,10 @@ def _replica_copies(strategy, variable):
 
 def _train(strategy, model, optimizer, images, labels, steps=1):
     """Runs `steps` steps on fixed (images, labels): replica r gets the r-th half of the batch."""
-    metrics = ClassificationMetrics("train")
+    metrics = TaskMetrics("train", ImageClassification())
     batches = strategy.distribute_datasets_from_function(
         lambda context: tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(images) // 2).repeat())
-    step = make_train_step(model, optimizer, metrics, len(images))
+    step = make_train_step(ImageClassification(), model, optimizer, metrics, len(images))
     loop = make_train_loop(step, strategy, jit_compile=False)
     loop(iter(batches), tf.constant(steps))
 

@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from layers.freezing import freeze_base, resolve_block_index, unfreeze_base_from
 from layers.models import VGG16, ResNet50
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
 
@@ -65,7 +66,7 @@ def _batchnorm_statistics(model):
 def _train(model, steps, learning_rate=1e-3):
     optimizer = keras.optimizers.SGD(learning_rate)
     optimizer.build(model.trainable_variables)
-    train_step = make_train_step(model, optimizer, ClassificationMetrics("train"), global_batch_size=4)
+    train_step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("train", ImageClassification()), global_batch_size=4)
     rng = np.random.RandomState(0)
     for _ in range(steps):
         images = rng.uniform(0, 1, (4, 32, 32, 3)).astype(np.float32)

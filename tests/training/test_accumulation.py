@@ -8,7 +8,8 @@ import tensorflow as tf
 from core import precision as precision_lib
 from layers.registry import create_model
 from training.accumulation import accumulate_gradients, check_micro_batches
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
 BATCH = 32
@@ -35,9 +36,9 @@ def _train(policy, grad_accum_steps, batches):
         model(tf.zeros((1, 8, 8, 1)))
     optimizer = precision_lib.wrap_for_loss_scaling(keras.optimizers.SGD(0.5, momentum=0.9), policy)
     optimizer.build(model.trainable_variables)
-    metrics = ClassificationMetrics("train")
+    metrics = TaskMetrics("train", ImageClassification())
     # Under XLA too: tests/training/test_xla.py runs accumulation in its compiled-step comparison.
-    step = tf.function(make_train_step(model, optimizer, metrics, BATCH, grad_accum_steps))
+    step = tf.function(make_train_step(ImageClassification(), model, optimizer, metrics, BATCH, grad_accum_steps))
     initial = [v.numpy() for v in model.trainable_variables]
     for batch in batches:
         step(batch)

@@ -9,7 +9,8 @@ from core import precision as precision_lib
 from core.distribution import create_strategy
 from layers.registry import create_model
 from training.clipping import clip_by_global_norm
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
 PRECISIONS = ["float32", "mixed_float16", "mixed_bfloat16"]
@@ -73,7 +74,7 @@ def _clipped_step(policy, bound, strategy=None):
         optimizer = precision_lib.wrap_for_loss_scaling(keras.optimizers.SGD(1.0), policy)
         optimizer.build(model.trainable_variables)
         gradient_norm = keras.metrics.Mean()
-        step = make_train_step(model, optimizer, ClassificationMetrics("train"), BATCH, clip_grad_norm=bound,
+        step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("train", ImageClassification()), BATCH, clip_grad_norm=bound,
                                gradient_norm=gradient_norm)
 
     @tf.function

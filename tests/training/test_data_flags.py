@@ -10,7 +10,7 @@ import pytest
 
 from core.data import load_dataset
 from training.config import ConfigError, TrainConfig
-from training.train_lib import train_and_evaluate
+from training.training_phase import train_and_evaluate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -9,7 +9,8 @@ from core.checkpointing import TrainingCheckpoint
 from core.distribution import create_strategy
 from layers.registry import create_model
 from training.ema import ExponentialMovingAverage, averaged_weights
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
 DECAY = 0.9
@@ -92,7 +93,7 @@ def _ema_after_steps(strategy, batch):
         optimizer = keras.optimizers.SGD(0.1)
         optimizer.build(model.trainable_variables)
         ema = ExponentialMovingAverage(model.trainable_variables, DECAY)
-        step = make_train_step(model, optimizer, ClassificationMetrics("train"), 32, ema=ema)
+        step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("train", ImageClassification()), 32, ema=ema)
 
     @tf.function
     def run(distributed_batch):

@@ -8,7 +8,8 @@ from core.data import training_dataset
 from core.data.synthetic import load_synthetic
 from layers.registry import create_model
 from training.loop import make_train_loop
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.optimizers import create_optimizer
 from training.step import make_train_step
 
@@ -24,8 +25,8 @@ def _setup(model_name, jit_compile, seed=0):
     model(tf.zeros((1, 8, 8, 1)))
     optimizer = create_optimizer("adam", 1e-2)
     optimizer.build(model.trainable_variables)
-    metrics = ClassificationMetrics("train")
-    loop = make_train_loop(make_train_step(model, optimizer, metrics, BATCH), strategy, jit_compile)
+    metrics = TaskMetrics("train", ImageClassification())
+    loop = make_train_loop(make_train_step(ImageClassification(), model, optimizer, metrics, BATCH), strategy, jit_compile)
     iterator = iter(training_dataset(data.train, data.num_examples["train"], BATCH, seed))
     return model, loop, iterator
 

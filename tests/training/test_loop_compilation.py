@@ -11,7 +11,8 @@ from core.devices import DeviceInfo
 from layers.models import MLP
 from training.jit import resolve_jit_compile, resolve_loop_compilation
 from training.loop import make_train_loop
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
 BATCH = 16
@@ -29,8 +30,8 @@ def _setup(compile_loop, accumulate=1):
     # rounding difference between two XLA programs into a full-size step.
     optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
     optimizer.build(model.trainable_variables)
-    metrics = ClassificationMetrics("train")
-    step = make_train_step(model, optimizer, metrics, BATCH, grad_accum_steps=accumulate)
+    metrics = TaskMetrics("train", ImageClassification())
+    step = make_train_step(ImageClassification(), model, optimizer, metrics, BATCH, grad_accum_steps=accumulate)
     loop = make_train_loop(step, tf.distribute.get_strategy(), True, compile_loop=compile_loop)
     iterator = iter(training_dataset(data.train, data.num_examples["train"], BATCH, seed=0))
     return model, optimizer, metrics, loop, iterator

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.metrics import ClassificationMetrics
-from training.step import classification_loss, hard_labels, make_train_step
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
+from training.step import make_train_step
+from training.tasks.image_classification import classification_loss, hard_labels
 
 
 def test_one_hot_soft_labels_give_the_sparse_loss():
@@ -34,8 +36,8 @@ def test_train_step_updates_metrics_from_either_label_kind(soft):
     model(images)
     optimizer = keras.optimizers.SGD(0.0)  # No update: the metrics can be checked against the same logits.
     optimizer.build(model.trainable_variables)
-    metrics = ClassificationMetrics("train")
-    step = tf.function(make_train_step(model, optimizer, metrics, global_batch_size=8))
+    metrics = TaskMetrics("train", ImageClassification())
+    step = tf.function(make_train_step(ImageClassification(), model, optimizer, metrics, global_batch_size=8))
     step((images, tf.one_hot(labels, 3) * 0.9 + 0.1 / 3 if soft else labels))
 
     logits = model(images).numpy()

@@ -17,7 +17,8 @@ from layers.registry import create_model
 from training import TrainConfig, train_and_evaluate
 from training.ema import ExponentialMovingAverage
 from training.jit import XlaCompileError, describe_xla_failure, resolve_jit_compile
-from training.metrics import ClassificationMetrics
+from training.metrics import TaskMetrics
+from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
 # Largest difference in the weights' change (and the averages) after 3 steps, XLA against the
@@ -38,7 +39,7 @@ def _train_with_toolbox(policy, jit_compile, batches):
     optimizer = precision_lib.wrap_for_loss_scaling(keras.optimizers.SGD(0.1, momentum=0.9), policy)
     optimizer.build(model.trainable_variables)
     ema = ExponentialMovingAverage(model.trainable_variables, 0.9)
-    step = make_train_step(model, optimizer, ClassificationMetrics("train"), 32, grad_accum_steps=2,
+    step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("train", ImageClassification()), 32, grad_accum_steps=2,
                            clip_grad_norm=1.0, gradient_norm=keras.metrics.Mean(), ema=ema)
     compiled = tf.function(step, jit_compile=jit_compile)
     initial = [v.numpy() for v in model.trainable_variables]

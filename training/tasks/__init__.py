@@ -1,0 +1,46 @@
+"""Built-in tasks by name; a user's task is named by its import path (training/task.py)."""
+
+from training.task import TaskError, resolve_task_class
+
+
+def _image_classification():
+    from training.tasks.image_classification import ImageClassification  # pylint: disable=import-outside-toplevel
+
+    return ImageClassification
+
+
+# Name -> a function returning the class, so that naming a task imports only that task.
+BUILT_IN_TASKS = {"image_classification": _image_classification}
+
+
+def task_class(name: str):
+    """The class of --task=`name`: built-in, or `package.module:ClassName`.
+
+    Raises:
+      TaskError: one line naming --task.
+    """
+    if ":" not in name and name in BUILT_IN_TASKS:
+        return resolve_task_class(name, {name: BUILT_IN_TASKS[name]()})
+    return resolve_task_class(name, BUILT_IN_TASKS)
+
+
+def create_task(config, datasets=None, model_fn=None, log=print):
+    """The task of `config.task`, constructed for this run.
+
+    `datasets` and `model_fn` (the Python API's own DatasetSplits and model constructor) are
+    image classification's; another task builds its own.
+    """
+    cls = task_class(config.task)
+    if config.task == "image_classification":
+        return cls(config, datasets=datasets, model_fn=model_fn, log=log)
+    if datasets is not None or model_fn is not None:
+        raise TaskError(f"--task={config.task!r}: datasets= and model_fn= are image_classification's; "
+                        "a task builds its own datasets and model")
+    try:
+        return cls(config)
+    except TaskError:
+        raise
+    except Exception as error:  # noqa: BLE001  A user's constructor may raise anything.
+        from training.task import first_line  # pylint: disable=import-outside-toplevel
+        raise TaskError(f"--task={config.task!r}: constructing it failed: {type(error).__name__}: "
+                        f"{first_line(error)}") from None
