@@ -140,9 +140,12 @@ def uncompilable_ops(model, input_shape):
 
     Converts the graph to XLA's HLO without compiling it to machine code: cheap next to a step.
     """
-    forward = tf.function(lambda inputs: model(inputs, training=False), jit_compile=True)
+    spec = _input_spec(input_shape, tf.float32)
+    # The compiler-IR call takes flat tensor specs, not a nest: the batch is packed inside.
+    forward = tf.function(lambda *flat: model(tf.nest.pack_sequence_as(spec, flat), training=False),
+                          jit_compile=True)
     try:
-        forward.experimental_get_compiler_ir(_input_spec(input_shape, tf.float32))(stage="hlo")
+        forward.experimental_get_compiler_ir(*tf.nest.flatten(spec))(stage="hlo")
     except (ValueError, tf.errors.OpError) as error:
         return ", ".join(op_type for op_type, _ in _UNSUPPORTED_OP.findall(str(error))) or "unknown"
     return ""

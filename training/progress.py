@@ -1,4 +1,4 @@
-"""The progress line printed after every loop (step, loss, accuracy, throughput, ETA) and the
+"""The progress line printed after every loop (step, loss, the task's metrics, throughput, ETA) and the
 training scalars written to TensorBoard beside it."""
 
 import datetime
@@ -46,10 +46,10 @@ class ProgressReporter:
 
     def format(self, step, figures) -> str:
         eta = datetime.timedelta(seconds=round(figures["eta_seconds"]))
-        return (
-            f"step {step}/{self.total_steps} | loss {figures['loss']:.4f} | accuracy {figures['accuracy']:.4f}"
-            f" | {figures['examples_per_second']:,.0f} examples/s | ETA {eta}"
-        )
+        metrics = "".join(f" | {name} {value:.4f}" for name, value in figures.items()
+                          if name not in ("examples_per_second", "eta_seconds"))
+        return (f"step {step}/{self.total_steps}{metrics} | {figures['examples_per_second']:,.0f} examples/s"
+                f" | ETA {eta}")
 
 
 def current_learning_rate(optimizer):

@@ -97,7 +97,7 @@ def make_train_step(task, model, optimizers, metrics, global_batch_size, grad_ac
 
     Args:
       task: supplies `compute_loss(model, batch, training)` -> (per-example loss [B], outputs),
-        or its own `train_step(batch, tools)`.
+        or its own `train_step(model, batch, tools)`.
       model: the task's model; its trainable variables are what the default step updates.
       optimizers: a built optimizer, or {name: optimizer} (the first one drives the default step).
       metrics, global_batch_size, clip_grad_norm, gradient_norm, skipped_steps: see StepTools.
@@ -121,7 +121,7 @@ def make_train_step(task, model, optimizers, metrics, global_batch_size, grad_ac
 
     def train_step(batch):
         if own_step is not None:
-            own_step(batch, tools)
+            own_step(model, batch, tools)
         else:
             gradients = accumulate_gradients(micro_batch_gradients, batch, grad_accum_steps,
                                              model.trainable_variables)

@@ -12,7 +12,7 @@ and, when the task has them:
 
   build_metrics() -> {name: keras.metrics.Metric}   besides the loss, which the run always keeps
   update_metrics(metrics, batch, outputs)           inside the compiled step
-  train_step(batch, step: StepTools)                the task's own step (several models/optimizers)
+  train_step(model, batch, step: StepTools)         the task's own step (several networks/optimizers)
   build_optimizers(model, create_optimizer) -> {name: optimizer}   with its own step
   report(model, model_dir, log) -> dict             after training, on the chief, once
   serving_signatures(model) -> {name: tf.function}  the SavedModel export (`--export`)

@@ -6,6 +6,7 @@ checkpoint; a task that breaks one of these stops here with one line naming --ta
 run directory is touched, instead of failing inside a compiled step.
 """
 
+import keras
 import tensorflow as tf
 
 from training.task import TaskError, first_line, has_own_step
@@ -47,6 +48,20 @@ def check_task_batches(task, model, data, config):
     if per_example_loss.shape != (sizes.pop(),) or not per_example_loss.dtype.is_floating:
         raise TaskError(f"{label}: compute_loss must return a float loss per example [batch] first; it returned "
                         f"{per_example_loss.dtype.name} of shape {tuple(per_example_loss.shape)}")
+
+
+def check_model(task, model, config):
+    """Refuses what the run cannot train or checkpoint: not a Keras layer, or nothing to train.
+
+    Raises:
+      TaskError: one line naming --task.
+    """
+    if not isinstance(model, keras.layers.Layer):
+        raise TaskError(f"--task={config.task!r}: build_model must return a Keras model or layer; it returned "
+                        f"{type(model).__name__}")
+    if not model.trainable_variables:
+        raise TaskError(f"--task={config.task!r}: the model built has no trainable weights (build it on a "
+                        "sample input so its weights exist, or give it some)")
 
 
 def create_optimizers(task, model, new_optimizer) -> dict:

@@ -37,7 +37,7 @@ from training.run_strategy import create_run_strategy, permit_xla
 from training.schedules import create_schedule
 from training.signals import StopRequests, TrainingStopped, stopped_message
 from training.step import make_eval_step, make_train_step
-from training.task_checks import check_task_batches, create_optimizers
+from training.task_checks import check_model, check_task_batches, create_optimizers
 from training.tasks import create_task
 
 
@@ -148,6 +148,7 @@ def _train_phase(config, task, log, hold) -> TrainResult:
     # strategy (variable placement). The optimizers' slots are built now so a checkpoint can fill them.
     with precision_lib.precision_scope(policy), strategy.scope():
         model = task.build_model()
+        check_model(task, model, config)
         # `--on_nan=restore` lowers the scale; it is 1.0 (an exact no-op) otherwise.
         learning_rate_scale = tf.Variable(1.0, trainable=False, name="learning_rate_scale")
         # Replicas agree on every skip (`--on_nan=skip`), so the first replica's count is the count.
