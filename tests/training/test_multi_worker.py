@@ -201,3 +201,18 @@ def test_the_resumed_job_trained_the_same_weights_as_one_replica_with_the_global
     # ~1e-4 of the weights' norm; a run with a doubled learning rate differs by 23-97%.
     for a, b in zip(job.weights(0), [variable.numpy() for variable in single.model.variables]):
         assert np.linalg.norm(a - b) <= 1e-3 * np.linalg.norm(b)
+
+
+def test_the_orphan_check_sees_a_process_a_worker_left_behind():
+    """live_process_groups() can fail the tests above: a stand-in worker that starts a sleeper in
+    its process group and exits is reported (plain Python, no TensorFlow: ~0.1 s)."""
+    sleeper = "import time; time.sleep(60)"
+    leaver = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.Popen([sys.executable, "
+                               f"'-c', {sleeper!r}])"], start_new_session=True)
+    job = Job.__new__(Job)  # Only its processes matter here.
+    job.processes = [leaver]
+    try:
+        assert leaver.wait(timeout=30) == 0
+        assert job.live_process_groups() == [0]
+    finally:
+        os.killpg(leaver.pid, signal.SIGKILL)
