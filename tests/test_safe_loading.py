@@ -59,13 +59,15 @@ JUSTIFIED = {
     ("import pickle\nclass Reader(pickle.Unpickler):\n    pass",
      ["line 2: class Reader subclasses pickle.Unpickler without overriding find_class"]),
     # Keras.
-    ("import keras\nkeras.saving.load_model(path)", ["line 2: keras.saving.load_model() without safe_mode=True"]),
+    ("import keras\nkeras.saving.load_model(path)",
+     ["line 2: keras.saving.load_model() without safe_mode=True"]),
     ("keras.saving.load_model(path, safe_mode=False)",
      ["line 1: keras.saving.load_model() without safe_mode=True"]),
     ("keras.utils.deserialize_keras_object(config, safe_mode=strict)",
      ["line 1: keras.utils.deserialize_keras_object() without safe_mode=True"]),
     ("layer = from_config(config, safe_mode=False)", ["line 1: from_config(safe_mode=False)"]),
-    ("keras.config.enable_unsafe_deserialization()", ["line 1: keras.config.enable_unsafe_deserialization()"]),
+    ("keras.config.enable_unsafe_deserialization()",
+     ["line 1: keras.config.enable_unsafe_deserialization()"]),
 ])
 def test_the_scanner_flags_each_way_of_loading_unsafely(source, expected):
     assert unsafe_loading(source) == expected

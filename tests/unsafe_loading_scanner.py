@@ -57,7 +57,8 @@ def _imported_names(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 # `import a.b` binds `a`; `import a.b as c` binds `c` to `a.b`.
-                bound, target = (alias.asname, alias.name) if alias.asname else (alias.name.split(".")[0],) * 2
+                bound = alias.asname or alias.name.split(".")[0]
+                target = alias.name if alias.asname else bound
                 names.setdefault(bound, set()).add(target)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for alias in node.names:
@@ -67,6 +68,8 @@ def _imported_names(tree):
 
 
 class _Scanner(ast.NodeVisitor):
+    """Walks one module's tree, collecting (line, what) in `found`; `imported` is _imported_names'."""
+
     def __init__(self, imported):
         self.imported = imported
         self.found = []
@@ -91,8 +94,9 @@ class _Scanner(ast.NodeVisitor):
         written = ast.unparse(node)
         for name in sorted(self.resolve(node)):
             module, _, attribute = name.rpartition(".")
-            unsafe = name in UNSAFE_NAMES or name in YAML_LOADS or (
-                module in UNSAFE_MODULES and attribute not in UNSAFE_MODULES[module] and not attribute.isupper())
+            reads = (module in UNSAFE_MODULES and attribute not in UNSAFE_MODULES[module]
+                     and not attribute.isupper())
+            unsafe = name in UNSAFE_NAMES or name in YAML_LOADS or reads
             if unsafe:
                 self.report(node, name if written == name else f"{name} (written {written})")
                 return True
@@ -150,7 +154,8 @@ class _Scanner(ast.NodeVisitor):
         if "enable_unsafe_deserialization" in last:
             self.report(node, f"{ast.unparse(node.func)}()")
         if "allow_pickle" in keywords and not _is_literal(keywords["allow_pickle"], False):
-            self.report(node, f"{ast.unparse(node.func)}(allow_pickle={ast.unparse(keywords['allow_pickle'])})")
+            flag = ast.unparse(keywords["allow_pickle"])
+            self.report(node, f"{ast.unparse(node.func)}(allow_pickle={flag})")
         if names & IMPORTERS and node.args and isinstance(node.args[0], ast.Constant):
             module = str(node.args[0].value).split(".")[0]
             if module in UNSAFE_MODULES or module in ("builtins", "yaml", "joblib"):

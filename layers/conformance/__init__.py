@@ -13,4 +13,6 @@ from layers.conformance.errors import ConformanceError, Failure
 from layers.conformance.report import ConformanceReport, Outcome
 from layers.conformance.runner import CHECKS, PRECISIONS, check_layer
 
-__all__ = ["CHECKS", "PRECISIONS", "ConformanceError", "ConformanceReport", "Failure", "Outcome", "check_layer"]
+__all__ = [
+    "CHECKS", "PRECISIONS", "ConformanceError", "ConformanceReport", "Failure", "Outcome", "check_layer",
+]

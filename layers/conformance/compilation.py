@@ -22,7 +22,8 @@ def check_xla(subject, policy):
     XLA refuses ops without an XLA kernel and dynamic shapes it cannot bound, and fuses
     elementwise work differently, so rounding differs by up to the dtype's tolerance.
     """
-    return _compare_compiled(subject, policy, jit_compile=True, what="XLA (jit_compile=True) output vs eager output")
+    return _compare_compiled(subject, policy, jit_compile=True,
+                             what="XLA (jit_compile=True) output vs eager output")
 
 
 def _compare_compiled(subject, policy, jit_compile, what):

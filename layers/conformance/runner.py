@@ -1,4 +1,4 @@
-"""check_layer: runs the selected conformance checks on a layer and reports what ran, was skipped or failed."""
+"""check_layer: runs the selected conformance checks on a layer; reports what ran, was skipped or failed."""
 
 import contextlib
 import logging
@@ -130,8 +130,8 @@ def _run_check(name, check, subject, precision):
         where = f" under {precision}" if precision else ""
         return Outcome(name, precision, FAILED, f"the layer raised{where} {describe_exception(error)}")
     if not verified:
-        return Outcome(name, precision, FAILED, "the check returned without saying what it verified (a bug in "
-                       "the check: it must return a description or raise CheckSkipped)")
+        return Outcome(name, precision, FAILED, "the check returned without saying what it verified (a bug "
+                       "in the check: it must return a description or raise CheckSkipped)")
     return Outcome(name, precision, PASSED, str(verified))
 
 

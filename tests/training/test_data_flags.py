@@ -64,7 +64,8 @@ def test_image_folder_flags_decide_the_images_the_run_trains_on(tmp_path):
     arguments = ["train", "--dataset=image_folder", f"--data_dir={tmp_path / 'images'}", "--image_size=16",
                  "--nonormalize", "--augment=crop_flip", "--mixup_alpha=0.2", "--cutmix_alpha=1.0",
                  "--model=mlp", "--batch_size=4", "--train_steps=2", "--steps_per_loop=1", "--warmup_steps=0",
-                 "--eval_every=0", "--precision=float32", "--jit_compile=false", "--noexport", f"--model_dir={tmp_path / 'run'}"]
+                 "--eval_every=0", "--precision=float32", "--jit_compile=false", "--noexport",
+                 f"--model_dir={tmp_path / 'run'}"]
     train_script.FLAGS(arguments)
     try:
         config = train_script.config_from_flags()

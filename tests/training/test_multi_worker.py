@@ -207,8 +207,8 @@ def test_the_orphan_check_sees_a_process_a_worker_left_behind():
     """live_process_groups() can fail the tests above: a stand-in worker that starts a sleeper in
     its process group and exits is reported (plain Python, no TensorFlow: ~0.1 s)."""
     sleeper = "import time; time.sleep(60)"
-    leaver = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.Popen([sys.executable, "
-                               f"'-c', {sleeper!r}])"], start_new_session=True)
+    starts_sleeper = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {sleeper!r}])"
+    leaver = subprocess.Popen([sys.executable, "-c", starts_sleeper], start_new_session=True)
     job = Job.__new__(Job)  # Only its processes matter here.
     job.processes = [leaver]
     try:
