@@ -30,3 +30,4 @@ def check_build(subject):
     if not layer.built:
         raise CheckFailed("the layer is not marked built after a call; call super().build() or set "
                           "self.built")
+    return f"{len(before)} variable(s) after the first call, none added by a second"

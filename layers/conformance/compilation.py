@@ -13,7 +13,7 @@ def check_tf_function(subject, policy):
     number from Python) runs them once at trace time and then never again, so its compiled
     output drifts from the eager one; converting tensors to Python values fails to trace.
     """
-    _compare_compiled(subject, policy, jit_compile=False, what="tf.function output vs eager output")
+    return _compare_compiled(subject, policy, jit_compile=False, what="tf.function output vs eager output")
 
 
 def check_xla(subject, policy):
@@ -22,7 +22,8 @@ def check_xla(subject, policy):
     XLA refuses ops without an XLA kernel and dynamic shapes it cannot bound, and fuses
     elementwise work differently, so rounding differs by up to the dtype's tolerance.
     """
-    _compare_compiled(subject, policy, jit_compile=True, what="XLA (jit_compile=True) output vs eager output")
+    return _compare_compiled(subject, policy, jit_compile=True,
+                             what="XLA (jit_compile=True) output vs eager output")
 
 
 def _compare_compiled(subject, policy, jit_compile, what):
@@ -31,4 +32,4 @@ def _compare_compiled(subject, policy, jit_compile, what):
     eager = layer(inputs, training=False)
     compiled = tf.function(lambda x: layer(x, training=False), jit_compile=jit_compile)(inputs)
     # The tolerance follows the dtype the layer computes in, even when it returns float32.
-    assert_outputs_close(compiled, eager, compute_dtype(policy), f"{what} under {policy}")
+    return assert_outputs_close(compiled, eager, compute_dtype(policy), f"{what} under {policy}")

@@ -1,26 +1,23 @@
 """The `config` check: get_config -> from_config gives an equal layer."""
 
-import keras
-
-from layers.conformance.errors import CheckFailed, describe_exception
-
-
-def defines_config(layer):
-    """Whether the layer's class (or a parent below Keras' own) overrides get_config."""
-    return type(layer).get_config not in (keras.layers.Layer.get_config, keras.Model.get_config)
+from layers.conformance.errors import CheckFailed, CheckSkipped, describe_exception
 
 
 def check_config(subject):
     """from_config(get_config()) builds a layer with the same config and output shape.
 
-    Layers without their own get_config pass: Keras' default only covers base arguments.
-    A failure here usually means a constructor argument is missing from get_config, or
-    get_config returns a key that __init__ does not accept.
+    A layer without its own get_config is checked through the config Keras generates from its
+    constructor arguments; when Keras cannot (an argument that is not a plain value, such as a
+    function or a layer, raises NotImplementedError), the check is skipped. A failure here
+    usually means a constructor argument is missing from get_config, or get_config returns a
+    key that __init__ does not accept.
     """
     layer = subject.shared()
-    if not defines_config(layer):
-        return
-    config = layer.get_config()
+    try:
+        config = layer.get_config()
+    except NotImplementedError:
+        raise CheckSkipped(f"{type(layer).__name__} defines no get_config and Keras cannot generate one from "
+                           "its constructor arguments (one is not a plain value)") from None
     try:
         clone = type(layer).from_config(config)
     except Exception as error:  # The constructor's own complaint names the bad key.
@@ -39,3 +36,4 @@ def check_config(subject):
     if clone_shape != shape:
         raise CheckFailed(f"the rebuilt layer's output shape {clone_shape} differs from the original's "
                           f"{shape}")
+    return f"{len(config)} config key(s) survive from_config, output shape {shape} kept"

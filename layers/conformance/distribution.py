@@ -3,20 +3,34 @@
 import numpy as np
 import tensorflow as tf
 
+from core.distribution import configure_logical_cpus
 from layers.conformance.comparison import assert_outputs_close
 from layers.conformance.errors import CheckFailed
 
 REPLICAS = 2
 
-# Logical devices can only be configured before TensorFlow initializes, which has happened
-# by the time a layer is checked; so the kit uses the devices that exist and says how to add them.
+# Logical devices can only be configured before TensorFlow initializes (its first op). check_layer
+# splits the CPU itself when it is called first; after any op has run, only the caller can.
 HOW_TO_ENABLE = (
-    "split the CPU into logical devices before TensorFlow initializes: call "
+    "TensorFlow was already initialized when check_layer was called, so the kit could not split the "
+    "CPU itself; split it before TensorFlow initializes: call "
     "core.distribution.configure_logical_cpus(2) at import time of your conftest.py (or "
     "tf.config.set_logical_device_configuration(tf.config.list_physical_devices('CPU')[0], "
     "[tf.config.LogicalDeviceConfiguration()] * 2) before any TensorFlow op), "
     "or leave 'distribution' out of check_layer(checks=...)"
 )
+
+
+def provide_replica_devices():
+    """Splits the CPU into REPLICAS logical devices unless there are REPLICAS GPUs, when TensorFlow
+    has not initialized its devices yet; otherwise leaves the devices as they are (the check then
+    finds too few and says how to provide them). Never initializes TensorFlow itself."""
+    if len(tf.config.list_physical_devices("GPU")) >= REPLICAS:
+        return
+    try:
+        configure_logical_cpus(REPLICAS)
+    except RuntimeError:
+        pass  # Already initialized: replica_devices() reports what exists.
 
 
 def replica_devices():
@@ -65,5 +79,6 @@ def check_distribution(subject):
 
     outputs = strategy.experimental_local_results(strategy.run(forward, args=(shards,)))
     combined = np.concatenate([np.asarray(tf.cast(output, tf.float32)) for output in outputs], axis=0)
-    assert_outputs_close(combined, tf.cast(expected, tf.float32), "float32",
-                         f"{REPLICAS}-replica MirroredStrategy output vs one replica's")
+    agreement = assert_outputs_close(combined, tf.cast(expected, tf.float32), "float32",
+                                     f"{REPLICAS}-replica MirroredStrategy output vs one replica's")
+    return f"{REPLICAS} replicas on {', '.join(strategy.extended.worker_devices)}: {agreement}"

@@ -26,6 +26,14 @@ class CheckFailed(Exception):
     """Raised inside a check; the runner turns it into a `Failure` naming the check and layer."""
 
 
+class CheckSkipped(Exception):
+    """Raised inside a check that has nothing to verify for this layer; the message is the reason.
+
+    A check either returns what it verified, raises this, or fails: returning early without
+    either would let a check that tested nothing count as passed.
+    """
+
+
 class ConformanceError(AssertionError):
     """A layer failed one or more conformance checks; the message has one line per failure.
 
@@ -34,10 +42,12 @@ class ConformanceError(AssertionError):
     Attributes:
       failures: the `Failure`s, in the order the checks ran.
       checks: the names of the failed checks.
+      report: the `ConformanceReport` of the whole call (what ran, passed or was skipped), or None.
     """
 
-    def __init__(self, failures):
+    def __init__(self, failures, report=None):
         self.failures = tuple(failures)
+        self.report = report
         self.checks = tuple(failure.check for failure in self.failures)
         lines = [f"{len(self.failures)} conformance check(s) failed:"] + [f"  {f}" for f in self.failures]
         super().__init__("\n".join(lines))

@@ -41,3 +41,6 @@ def check_mixed_precision(subject, policy):
                           "(disconnected from the output, or cut by a cast to an integer)")
     for variable, gradient in zip(variables, gradients):
         assert_finite(gradient, f"under {policy}, the gradient of {variable_name(variable)}")
+    floating = sum(tf.as_dtype(v.dtype).is_floating for v in layer.variables)
+    gradients_checked = f"{len(variables)} finite gradient(s)" if variables else "no trainable variables"
+    return f"{floating} float32 variable(s), {output.dtype.name} finite output, {gradients_checked}"

@@ -1,4 +1,4 @@
-"""check_layer: runs the selected conformance checks on a layer and reports every failure."""
+"""check_layer: runs the selected conformance checks on a layer; reports what ran, was skipped or failed."""
 
 import contextlib
 import logging
@@ -9,9 +9,10 @@ from layers.conformance.build import check_build
 from layers.conformance.checkpoint import check_checkpoint
 from layers.conformance.compilation import check_tf_function, check_xla
 from layers.conformance.config_round_trip import check_config
-from layers.conformance.distribution import check_distribution
-from layers.conformance.errors import CheckFailed, ConformanceError, Failure, describe_exception
+from layers.conformance.distribution import check_distribution, provide_replica_devices
+from layers.conformance.errors import CheckFailed, CheckSkipped, ConformanceError, Failure, describe_exception
 from layers.conformance.mixed_precision import check_mixed_precision
+from layers.conformance.report import FAILED, PASSED, SKIPPED, ConformanceReport, Outcome
 from layers.conformance.subject import LayerUnderTest
 from layers.conformance.training import check_retracing, check_training_step
 
@@ -38,7 +39,14 @@ def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PREC
     """Runs conformance checks on the layer `layer_factory()` builds; raises if any fails.
 
     Every selected check runs, so one call reports all problems (after a failed `build`, the
-    rest are skipped: they would fail the same way).
+    rest are skipped: they would fail the same way). A check that has nothing to verify for
+    this layer is skipped with its reason (no trainable variables: no `training_step`; no
+    get_config of its own: no `config` round trip) and never counts as run.
+
+    When `distribution` is selected and TensorFlow has not initialized its devices yet, the
+    CPU is split into two logical devices for the rest of the process (what
+    core.distribution.configure_logical_cpus(2) does); once TensorFlow is initialized with
+    fewer than two devices, that check fails saying how to provide them.
 
     Args:
       layer_factory: zero-argument callable returning a NEW, unbuilt layer (or model) per call,
@@ -60,10 +68,12 @@ def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PREC
       seed: seed of the inputs and of the random loss projection.
 
     Returns:
-      The names of the checks that ran (and passed), in the order they ran.
+      A ConformanceReport: `ran` names the checks that ran, `skipped` maps each skipped check
+      to its reason, and each outcome says what its run verified.
 
     Raises:
-      ConformanceError: one line per failed check, naming the check, the layer and the numbers.
+      ConformanceError: one line per failed check, naming the check, the layer and the numbers;
+        its `report` holds every outcome.
       ValueError: for an unknown check or precision name.
     """
     selected = tuple(CHECKS) if checks is None else (checks,) if isinstance(checks, str) else tuple(checks)
@@ -73,40 +83,56 @@ def check_layer(layer_factory, input_shape=None, *, checks=None, precisions=PREC
     if unknown:
         raise ValueError(f"check_layer: unknown check or precision {unknown}; checks are "
                          f"{', '.join(CHECKS)}, precisions {', '.join(PRECISIONS)}")
+    if "distribution" in selected:
+        # First, before anything here runs an op: afterwards the CPU can no longer be split.
+        provide_replica_devices()
     subject = LayerUnderTest(layer_factory, input_shape, input_dtype, input_factory, output_dtype, seed)
-    failures = []
     with _quiet_tensorflow_warnings():
-        _run_checks(subject, selected, precisions, xla_precisions, failures)
+        outcomes = _run_checks(subject, selected, precisions, xla_precisions)
+    report = ConformanceReport(subject.name, tuple(outcomes))
+    failures = [Failure(o.check, subject.name, o.detail) for o in outcomes if o.status == FAILED]
     if failures:
-        raise ConformanceError(failures)
-    return tuple(name for name in CHECKS if name in selected)
+        raise ConformanceError(failures, report)
+    return report
 
 
-def _run_checks(subject, selected, precisions, xla_precisions, failures):
-    """Runs the selected checks in CHECKS order, appending a Failure for each that fails."""
+def _run_checks(subject, selected, precisions, xla_precisions):
+    """Runs the selected checks in CHECKS order; returns one Outcome per run."""
+    outcomes = []
     for name, (check, check_precisions) in CHECKS.items():
         if name not in selected:
             continue
         chosen = xla_precisions if name == "xla" else precisions
-        runs = [()] if check_precisions is None else [(p,) for p in check_precisions if p in chosen]
-        for arguments in runs:
-            failure = _run_check(name, check, subject, arguments)
-            if failure is not None:
-                failures.append(failure)
-        if name == "build" and failures:
-            return
+        runs = [None] if check_precisions is None else [p for p in check_precisions if p in chosen]
+        build_failed = any(o.check == "build" and o.status == FAILED for o in outcomes)
+        for precision in runs:
+            if build_failed:
+                outcomes.append(Outcome(name, precision, SKIPPED, "the build check failed"))
+            else:
+                outcomes.append(_run_check(name, check, subject, precision))
+    return outcomes
 
 
-def _run_check(name, check, subject, arguments):
-    """Runs one check; returns a Failure, or None when it passed."""
+def _run_check(name, check, subject, precision):
+    """Runs one check under `precision` (None: the check takes none); returns its Outcome.
+
+    A check returns a description of what it verified, or raises CheckSkipped or CheckFailed.
+    A check that returns nothing has verified nothing the runner can vouch for: a failure.
+    """
+    arguments = () if precision is None else (precision,)
     try:
-        check(subject, *arguments)
+        verified = check(subject, *arguments)
+    except CheckSkipped as skipped:
+        return Outcome(name, precision, SKIPPED, str(skipped))
     except CheckFailed as error:
-        return Failure(name, subject.name, str(error))
+        return Outcome(name, precision, FAILED, str(error))
     except Exception as error:  # The layer crashed under this check: that is the finding.
-        where = f" under {arguments[0]}" if arguments else ""
-        return Failure(name, subject.name, f"the layer raised{where} {describe_exception(error)}")
-    return None
+        where = f" under {precision}" if precision else ""
+        return Outcome(name, precision, FAILED, f"the layer raised{where} {describe_exception(error)}")
+    if not verified:
+        return Outcome(name, precision, FAILED, "the check returned without saying what it verified (a bug "
+                       "in the check: it must return a description or raise CheckSkipped)")
+    return Outcome(name, precision, PASSED, str(verified))
 
 
 @contextlib.contextmanager

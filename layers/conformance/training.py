@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from layers.conformance.errors import CheckFailed
+from layers.conformance.errors import CheckFailed, CheckSkipped
 from layers.conformance.subject import variable_name
 
 # Plain gradient descent with a step large enough that float32 registers every change.
@@ -16,8 +16,8 @@ def check_training_step(subject):
     non-differentiable op, or `trainable` by mistake.
     """
     variables = subject.shared().trainable_variables
-    if not variables:
-        return  # Nothing to train (e.g. stochastic depth, pooling).
+    if not variables:  # e.g. stochastic depth, pooling, fixed preprocessing.
+        raise CheckSkipped("the layer has no trainable variables")
     before = [tf.identity(v) for v in variables]
     train_step, _ = _counted_train_step(subject)
     train_step(subject.inputs(offset=1))
@@ -25,6 +25,7 @@ def check_training_step(subject):
     if unchanged:
         raise CheckFailed(f"one gradient step (learning rate {LEARNING_RATE}) left trainable variables "
                           f"{unchanged} unchanged: no gradient reaches them")
+    return f"one compiled gradient step changed all {len(variables)} trainable variable(s)"
 
 
 def check_retracing(subject):
@@ -53,6 +54,9 @@ def check_retracing(subject):
         raise CheckFailed(f"the layer's own tf.functions traced {retraced} more time(s) on a second call "
                           f"with inputs of the same shape {subject.input_shape}; a Python value passed to "
                           "them changes between calls")
+    held = len(_held_functions(layer, set()))
+    return (f"1 trace of the compiled training step for 2 batches; {held} tf.function(s) of the layer's own, "
+            "none retraced")
 
 
 def _counted_train_step(subject):

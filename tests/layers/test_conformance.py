@@ -1,9 +1,11 @@
-"""Every tapecraft layer and model passes the conformance kit (one parameterized test).
+"""Every tapecraft layer and model passes the conformance kit, and every check it selects ran,
+except the skips listed here with their reasons (one parameterized test).
 
 Sizes are the smallest that exercise each code path (a projection shortcut, two heads, a
 padded token), so the whole registry runs in about a minute on two CPU cores.
 """
 
+import keras
 import numpy as np
 import pytest
 
@@ -11,7 +13,8 @@ from layers import (BottleneckBlock, BottleneckV1Block, CaffePreprocessing, Conv
                     DepthwiseSeparableConv, GroupNorm, MLPBlock, MultiHeadSelfAttention, PatchEmbedding,
                     ResidualBlock, RMSNorm, SqueezeExcitation, StochasticDepth, TokenAndPositionEmbedding,
                     TransferHead, TransformerEncoderBlock)
-from layers.conformance import CHECKS, check_layer
+from layers.conformance import CHECKS, ConformanceError, check_layer
+from layers.conformance import runner
 from layers.models import MLP, CifarResNet, SmallCNN, TransformerClassifier, VisionTransformer
 from layers.models.resnet50 import ResNetStem
 from layers.models.vgg16 import VGGBlock
@@ -70,9 +73,54 @@ for _factory, _shape, _arguments in MODELS.values():
     _arguments.update(output_dtype="float32", xla_precisions=("float32",))
 
 
+# id -> {check: part of the reason} the kit must report as skipped; every other selected check
+# must have run. Layers with nothing to train or save skip those checks, and say so.
+EXPECTED_SKIPS = {
+    "stochastic_depth": {"training_step": "no trainable variables",
+                         "checkpoint": "no floating-point variables"},
+    "caffe_preprocessing": {"training_step": "no trainable variables",
+                            "checkpoint": "no floating-point variables"},
+}
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS) + sorted(MODELS))
-def test_passes_conformance(name):
+def test_passes_conformance_and_every_selected_check_ran(name):
     factory, input_shape, arguments = LAYERS.get(name) or MODELS[name]
-    passed = check_layer(factory, input_shape, **arguments)  # Raises ConformanceError on a failure.
-    expected = arguments.get("checks") or tuple(CHECKS)
-    assert set(passed) == set(expected), f"{name}: ran {passed}, expected {expected}"
+    report = check_layer(factory, input_shape, **arguments)  # Raises ConformanceError on a failure.
+    selected = arguments.get("checks") or tuple(CHECKS)
+    skips = EXPECTED_SKIPS.get(name, {})
+    assert report.ran == tuple(check for check in selected if check not in skips), str(report)
+    assert set(report.skipped) == set(skips), str(report)
+    for check, reason in skips.items():
+        assert reason in report.skipped[check], str(report)
+    assert all(outcome.detail for outcome in report.outcomes)
+
+
+def test_a_check_that_returns_without_saying_what_it_verified_fails(monkeypatch):
+    """The runner's rule: a check returns what it verified or raises CheckSkipped; a bare return
+    (the early exit that used to count as a pass) is a failure."""
+    monkeypatch.setitem(runner.CHECKS, "config", (lambda subject: None, None))
+    with pytest.raises(ConformanceError) as caught:
+        check_layer(lambda: RMSNorm(), (2, 3), checks=["config"])
+    assert caught.value.checks == ("config",)
+    assert "returned without saying what it verified" in str(caught.value)
+    assert caught.value.report.ran == ("config",) and not caught.value.report.skipped
+
+
+class Wrapped(keras.layers.Layer):
+    """Applies a function it is given: Keras cannot generate a config holding a function."""
+
+    def __init__(self, function, **kwargs):
+        super().__init__(**kwargs)
+        self.function = function
+        self.dense = keras.layers.Dense(3)
+
+    def call(self, inputs):
+        return self.function(self.dense(inputs))
+
+
+def test_a_layer_without_a_config_skips_the_round_trip_and_says_why():
+    report = check_layer(lambda: Wrapped(keras.activations.relu), (2, 4), checks=["build", "config"])
+    assert report.ran == ("build",)
+    assert "Wrapped defines no get_config and Keras cannot generate one" in report.skipped["config"]
+    assert "config: skipped: Wrapped defines no get_config" in str(report)

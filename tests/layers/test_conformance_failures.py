@@ -96,6 +96,10 @@ def test_weight_created_in_call_fails_build_and_stops():
     error = _failures(WeightInCall)
     assert error.checks == ("build",)
     assert "WeightInCall" in str(error) and "add_weight() in build()" in str(error)
+    # The other checks did not run, and the report says so rather than leaving them out.
+    assert error.report.ran == ("build",)
+    assert set(error.report.skipped) == set(CHECKS) - {"build"}
+    assert set(error.report.skipped.values()) == {"the build check failed"}
 
 
 def test_float16_softmax_overflow_fails_mixed_float16_only():
@@ -130,12 +134,24 @@ def test_missing_config_key_fails_config():
     assert "output shape (4, 4) differs from the original's (4, 3)" in str(error)
 
 
-def test_distribution_without_two_devices_says_how_to_enable_them(monkeypatch):
+def test_distribution_after_tensorflow_started_with_one_cpu_says_how_to_enable_two(monkeypatch):
+    """TensorFlow already initialized with one CPU: the kit cannot split it and says what to do.
+    (A fresh process, where the kit splits it itself: test_conformance_fresh_process.py.)"""
     one_cpu = tf.config.list_logical_devices("CPU")[:1]
     monkeypatch.setattr(distribution_check.tf.config, "list_logical_devices",
                         lambda kind=None: one_cpu if kind == "CPU" else [])
+    attempts = []
+
+    def already_initialized(count):
+        attempts.append(count)
+        raise RuntimeError("cannot split the CPU: TensorFlow is already initialized")
+
+    monkeypatch.setattr(distribution_check, "configure_logical_cpus", already_initialized)
     error = _failures(lambda: keras.layers.Dense(3), checks=["distribution"])
+    assert attempts == [2]  # The kit tried to split the CPU before failing.
     assert error.checks == ("distribution",)
+    assert "TensorFlow started with 1 logical CPU device(s)" in str(error)
+    assert "the kit could not split the CPU itself" in str(error)
     assert "core.distribution.configure_logical_cpus(2)" in str(error)
     assert "before TensorFlow initializes" in str(error)
 

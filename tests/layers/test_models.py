@@ -59,10 +59,44 @@ def test_transformer_classifier_accepts_float_ids():
     np.testing.assert_array_equal(from_floats, model(tf.constant(ids)).numpy())
 
 
-def test_causal_classifier_pools_over_tokens_that_saw_only_their_past():
-    model = _small_classifier(causal=True)
-    logits = model(tf.constant([[5, 7, 9], [5, 7, 0]])).numpy()
-    assert logits.shape == (2, 3) and np.isfinite(logits).all()
+def _token_states(model, ids):
+    """(the per-token states [B, T, width] the model pools, i.e. final_norm's output; the logits).
+
+    Records final_norm's output by wrapping its `call` for one forward pass: Keras runs a layer
+    through `self.call`, and if a release stops doing so, `states` stays empty and this fails.
+    """
+    if not model.built:
+        model(tf.constant(ids))  # The first call also traces the layers symbolically to build them.
+    states = []
+    norm = model.final_norm
+    original = norm.call
+
+    def recording_call(*args, **kwargs):
+        states.append(original(*args, **kwargs))
+        return states[-1]
+
+    norm.call = recording_call
+    try:
+        logits = model(tf.constant(ids))
+    finally:
+        del norm.call
+    assert len(states) == 1, "final_norm.call was not called once per forward pass"
+    return states[0].numpy(), logits.numpy()
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_causal_classifier_states_see_only_their_past(causal):
+    model = _small_classifier(causal=causal)
+    states, logits = _token_states(model, [[5, 7, 9, 4]])
+    changed_states, changed_logits = _token_states(model, [[5, 7, 9, 11]])  # Only the last token differs.
+    earlier = np.abs(changed_states[:, :3] - states[:, :3]).max()
+    assert np.abs(changed_states[:, 3] - states[:, 3]).max() > 1e-3
+    if causal:
+        assert earlier <= 1e-6  # Positions 0-2 attend only to positions <= their own.
+    else:
+        assert earlier > 1e-3  # Without the mask, every position sees the changed token.
+    # The mean pools every position, the last included, so the logits follow the change either way.
+    assert np.abs(changed_logits - logits).max() > 1e-4
 
 
 @pytest.mark.parametrize("factory, input_shape", [

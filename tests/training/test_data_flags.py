@@ -7,8 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from core.data import load_dataset
+from training import train as train_script
 from training.config import ConfigError, TrainConfig
 from training.training_phase import train_and_evaluate
 
@@ -50,11 +52,32 @@ def test_data_dir_may_start_with_a_tilde(tmp_path, monkeypatch):
     assert splits.num_examples == {"train": 18, "validation": 2, "test": 20}
 
 
-def test_good_data_flags_are_kept(tmp_path):
-    config = TrainConfig(dataset="image_folder", data_dir=str(tmp_path), image_size=32, augment="crop_flip",
-                         mixup_alpha=0.2, cutmix_alpha=1.0, normalize=False)
-    kept = (config.image_size, config.augment, config.mixup_alpha, config.cutmix_alpha, config.normalize)
-    assert kept == (32, "crop_flip", 0.2, 1.0, False)
+def test_image_folder_flags_decide_the_images_the_run_trains_on(tmp_path):
+    """The script's flags, parsed as the script parses them, reach the loader: the run reports
+    images resized to --image_size and left unnormalized by --nonormalize, with the augmentation
+    and mixing asked for."""
+    for label, color in enumerate((40, 200)):  # 12 flat 20x12 PNGs of two classes.
+        (tmp_path / "images" / f"class{label}").mkdir(parents=True)
+        for index in range(6):
+            png = tf.io.encode_png(tf.fill((20, 12, 3), tf.constant(color, tf.uint8))).numpy()
+            (tmp_path / "images" / f"class{label}" / f"{index}.png").write_bytes(png)
+    arguments = ["train", "--dataset=image_folder", f"--data_dir={tmp_path / 'images'}", "--image_size=16",
+                 "--nonormalize", "--augment=crop_flip", "--mixup_alpha=0.2", "--cutmix_alpha=1.0",
+                 "--model=mlp", "--batch_size=4", "--train_steps=2", "--steps_per_loop=1", "--warmup_steps=0",
+                 "--eval_every=0", "--precision=float32", "--jit_compile=false", "--noexport",
+                 f"--model_dir={tmp_path / 'run'}"]
+    train_script.FLAGS(arguments)
+    try:
+        config = train_script.config_from_flags()
+    finally:
+        train_script.FLAGS.unparse_flags()  # The flags are process-wide; leave them as found.
+    lines = []
+    result = train_and_evaluate(config, log=lines.append)
+    data_lines = [line for line in lines if line.startswith("Data: ")]
+    # No "normalized by the training split's mean" clause: --nonormalize reached the loader.
+    assert data_lines == ["Data: image_folder, 10/1/1 train/validation/test examples of (16, 16, 3); "
+                          "augmentation crop_flip, mixup 0.2, cutmix 1.0"]
+    assert result.final_step == 2 and np.isfinite(result.test_loss)
 
 
 def test_mnist_run_with_augmentation_and_mixing(tmp_path):
