@@ -1,0 +1,94 @@
+"""Every built-in task and a custom one through everything the run promises: three precisions, XLA
+on and off, two replicas, gradient accumulation, and (in a subprocess) SIGKILL then a bit-identical
+resume. The tasks: image classification (an MLP on digits), the README's regression (labels that are
+not classes) and a GAN with its own step and two optimizers (tests/training/adversarial_task.py).
+
+Each in-process run is 30 steps (~2-4 s on 2 cores); the two SIGKILL tests start 3 processes each.
+"""
+
+import signal
+
+import numpy as np
+import pytest
+
+from tests.training.task_runs import (GAN_TASK, README_TASK, checkpoint_numbers, install_readme_task,
+                                      progress_losses, start_script, train)
+
+TASKS = {
+    "image_classification": dict(task="image_classification", model="mlp", dataset="digits"),
+    "regression": dict(task=README_TASK),
+    "gan": dict(task=GAN_TASK),
+}
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@pytest.fixture(autouse=True)
+def _readme_task_importable(tmp_path):
+    install_readme_task(tmp_path)
+
+
+def _trains(result, lines, name):
+    """The run's figures are finite, the task's own metrics are reported, and a task with a loss
+    that should fall (not the GAN's game) learned something in 30 steps."""
+    assert all(np.isfinite(value) for value in result.test_metrics.values()), result.test_metrics
+    assert len(result.test_metrics) == 2  # The loss and the task's one metric.
+    losses = progress_losses(lines)
+    assert len(losses) == 3
+    if name != "gan":
+        assert losses[-1] < losses[0], lines
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("jit_compile", ("false", "true"))
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_trains_in_every_precision_with_and_without_xla(tmp_path, name, precision, jit_compile):
+    result, lines = train(tmp_path / "run", precision=precision, jit_compile=jit_compile, **TASKS[name])
+    assert result.precision == precision and result.jit_compile == (jit_compile == "true")
+    _trains(result, lines, name)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_two_replicas_train_the_same_global_batches_as_one(tmp_path, name):
+    one, _ = train(tmp_path / "one", **TASKS[name])
+    two, lines = train(tmp_path / "two", distribution_strategy="mirrored", num_replicas=2, **TASKS[name])
+    assert two.strategy.num_replicas_in_sync == 2
+    _trains(two, lines, name)
+    for metric, value in one.test_metrics.items():
+        np.testing.assert_allclose(two.test_metrics[metric], value, rtol=2e-3, err_msg=metric)
+
+
+@pytest.mark.parametrize("name", ["image_classification", "regression"])
+def test_accumulated_micro_batches_give_the_update_of_the_whole_batch(tmp_path, name):
+    whole, _ = train(tmp_path / "whole", **TASKS[name])
+    accumulated, lines = train(tmp_path / "accumulated", grad_accum_steps=4, **TASKS[name])
+    _trains(accumulated, lines, name)
+    for metric, value in whole.test_metrics.items():
+        np.testing.assert_allclose(accumulated.test_metrics[metric], value, rtol=2e-3, err_msg=metric)
+
+
+@pytest.mark.parametrize("name", ["regression", "gan"])
+def test_sigkill_then_resume_ends_bit_identical(tmp_path, name):
+    flags = [f"--task={TASKS[name]['task']}", "--train_steps=60", "--warmup_steps=5", "--steps_per_loop=5",
+             "--checkpoint_every=10", "--eval_every=0", "--batch_size=32", "--seed=2", "--deterministic",
+             "--precision=float32", "--jit_compile=false", "--noexport"]
+    reference = start_script(tmp_path, *flags, f"--model_dir={tmp_path / 'reference'}")
+    interrupted = start_script(tmp_path, *flags, f"--model_dir={tmp_path / 'interrupted'}")
+    for line in interrupted.stdout:  # Killed in the loop after the second checkpoint.
+        if line.startswith("step 25/"):
+            interrupted.kill()
+            break
+    interrupted.wait()
+    assert interrupted.returncode == -signal.SIGKILL
+    resumed = start_script(tmp_path, *flags, f"--model_dir={tmp_path / 'interrupted'}")
+    resumed_out, resumed_err = resumed.communicate(timeout=300)
+    reference_out, reference_err = reference.communicate(timeout=300)
+    assert resumed.returncode == 0 and reference.returncode == 0, resumed_err[-2000:] + reference_err[-2000:]
+    resumed_at = [int(line.split(" at step ")[1].split(";")[0]) for line in resumed_out.splitlines()
+                  if line.startswith("Resumed from")]
+    assert resumed_at and 20 <= resumed_at[0] < 60, resumed_out  # Not before the kill's checkpoint; not done.
+    assert resumed_out.splitlines()[-1] == reference_out.splitlines()[-1]  # "Test <metric>: ..."
+    expected = checkpoint_numbers(tmp_path / "reference" / "ckpt-60")
+    actual = checkpoint_numbers(tmp_path / "interrupted" / "ckpt-60")
+    assert sorted(actual) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(actual[key], value, err_msg=key)
