@@ -12,6 +12,7 @@ import tensorflow as tf
 from core.data import load_dataset
 from training import train as train_script
 from training.config import ConfigError, TrainConfig
+from training.environment_checks import check_environment
 from training.training_phase import train_and_evaluate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -31,15 +32,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def test_bad_data_flag_gives_one_line_naming_it(tmp_path, settings, start):
     if settings.get("data_dir") is None and settings.get("dataset") in ("cifar10", "image_folder"):
         settings = dict(settings, data_dir=str(tmp_path))
-    with pytest.raises(ConfigError) as error:
-        TrainConfig(**settings)
+    with pytest.raises(ConfigError) as error:  # A bad value, or a directory this machine lacks.
+        check_environment(TrainConfig(**settings))
     assert str(error.value).startswith(start) and "\n" not in str(error.value)
 
 
 def test_data_dir_that_is_a_file(tmp_path):
     (tmp_path / "mnist.npz").write_bytes(b"")
     with pytest.raises(ConfigError, match=r"^--data_dir='.*mnist.npz': is a file; give the directory that"):
-        TrainConfig(dataset="mnist", data_dir=str(tmp_path / "mnist.npz"))
+        check_environment(TrainConfig(dataset="mnist", data_dir=str(tmp_path / "mnist.npz")))
 
 
 def test_data_dir_may_start_with_a_tilde(tmp_path, monkeypatch):
