@@ -74,6 +74,35 @@ class _Regression:
         return self.inner.compute_loss(model, batch, training)
 
 
+class _DictBatches(_Regression):
+    """Batches as a dict of named features and a target, as tf.data pipelines of real data often are."""
+
+    def build_datasets(self):
+        data = self.inner.build_datasets()
+
+        def named(make):
+            return lambda batch_size: make(batch_size).map(
+                lambda x, y: {"first": x[:, :1], "second": x[:, 1:], "target": y})
+
+        return type(data)(train=named(data.train), validation=named(data.validation), test=named(data.test))
+
+    def compute_loss(self, model, batch, training):
+        features = tf.concat([batch["first"], batch["second"]], axis=-1)
+        return self.inner.compute_loss(model, (features, batch["target"]), training)
+
+
+def test_a_batch_may_be_a_dict_even_in_the_xla_compiled_loop(tmp_path):
+    install_readme_task(tmp_path)
+    from training import TrainConfig, train_and_evaluate  # pylint: disable=import-outside-toplevel
+
+    config = TrainConfig(model_dir=str(tmp_path / "run"), jit_compile="loop", precision="float32", train_steps=40,
+                         warmup_steps=2, steps_per_loop=20, eval_every=0, export=False)
+    lines = []
+    result = train_and_evaluate(config, task=_DictBatches(config), log=lines.append)
+    assert any("the whole loop is compiled" in line for line in lines), lines
+    assert result.final_step == 40 and np.isfinite(result.test_metrics["loss"])
+
+
 class _UnevenBatch(_Regression):
     def build_datasets(self):
         data = self.inner.build_datasets()
