@@ -93,72 +93,79 @@ def check_figures(markdown: str, records, external=None) -> list:
       Problems, each "line N: <figure>: <why>"; empty when every figure is backed.
     """
     external = external or {}
-    medians = [(record, record["examples_per_second"]["median"]) for record in records]
-    problems, tied_ratios, loose_ratios = [], set(), []
 
     def median_records(figure_text):
         figure = parse_figure(figure_text)
-        return [record for record, median in medians if figure.matches(median)]
+        return [record for record in records if figure.matches(record["examples_per_second"]["median"])]
 
-    def backed(figure_text):
-        return figure_text.strip("*") in external or bool(median_records(figure_text))
-
+    problems, tied_ratios, range_ratios = [], set(), []
     for line, text in _units(markdown):
-        row_records, spread_ends = [], []  # Records matched by the unit's spreads; (end, records) of each.
-        for match in _SPREAD.finditer(text):
-            median, low, high = (parse_figure(group) for group in match.groups())
-            found = [record for record in records
-                     if median.matches(record["examples_per_second"]["median"])
-                     and low.matches(record["examples_per_second"]["min"])
-                     and high.matches(record["examples_per_second"]["max"])]
-            if not low.value <= median.value <= high.value:
-                problems.append(f"line {line}: {match.group(0)}: the printed range leaves out its median")
-            elif not found:
-                problems.append(f"line {line}: {match.group(0)}: no result line has this median and min-max")
-            row_records += found
-            spread_ends.append((match.end(), found))
-        for match in _SPREAD_THEN_PERCENT.finditer(text):
-            median, low, high = (parse_figure(group) for group in match.groups()[:3])
-            percent = parse_figure(match.group(4))
-            if not any(percent.matches(100 * record["mfu"]) for record in row_records
-                       if record["mfu"] is not None and median.matches(record["examples_per_second"]["median"])
-                       and low.matches(record["examples_per_second"]["min"])):
-                problems.append(f"line {line}: {match.group(4)}% after {match.group(1)}: not that line's MFU")
-        for match in _THROUGHPUT.finditer(text):
-            if not backed(match.group(1)):
-                problems.append(f"line {line}: {match.group(0)}: no result line has this median")
-        for match in _COMPARISON.finditer(text):
-            for side in match.groups():
-                if not backed(side):
-                    problems.append(f"line {line}: {side} in '{match.group(0)}': no result line has this median")
-        anchored = {match.start(1): match.groups() for match in _ANCHORED_RATIO.finditer(text)}
-        range_ends = {}  # Start -> ratio, for both ends of each `R1-R2x`.
-        for match in _RATIO_RANGE.finditer(text):
-            range_ends.update({match.start(1): match.group(1), match.start(2): match.group(2)})
-        loose_ratios += [(line, ratio) for ratio in range_ends.values()]
-        for match in _RATIO.finditer(text):
-            ratio = match.group(1)
-            if match.group(0) in external or match.start(1) in range_ends:
-                continue
-            if match.start(1) in anchored:
-                _, numerator, denominator = anchored[match.start(1)]
-                if _ratio_of_one_run(float(ratio), numerator, denominator, median_records, external):
-                    tied_ratios.add(ratio)
-                else:
-                    problems.append(f"line {line}: {ratio}x ({numerator} vs {denominator}): no two lines of "
-                                    f"one run have these medians and this ratio")
-            elif any(abs(record.get("speedup_of_tapecraft", -1) - float(ratio)) <= _RATIO_TOLERANCE
-                     for record in _nearest_before(spread_ends, match.start())):
-                tied_ratios.add(ratio)
-            elif row_records:
-                problems.append(f"line {line}: {ratio}x: not the speedup_of_tapecraft of this row's result line")
-            else:
-                problems.append(f"line {line}: {ratio}x: not tied to data; write it as {ratio}x (A vs B) "
-                                f"with A and B medians of one run")
-    for line, ratio in loose_ratios:
+        spread_problems, spreads = _check_spreads(text, records)
+        problems += [f"line {line}: {problem}" for problem in spread_problems]
+        for match in [*_THROUGHPUT.finditer(text), *_COMPARISON.finditer(text)]:
+            for figure in match.groups():
+                if figure.strip("*") not in external and not median_records(figure):
+                    problems.append(f"line {line}: {figure} in '{match.group(0)}': no result line has this median")
+        ratio_problems, tied, ranged = _check_ratios(text, spreads, median_records, external)
+        problems += [f"line {line}: {problem}" for problem in ratio_problems]
+        tied_ratios |= tied
+        range_ratios += [(line, ratio) for ratio in ranged]
+    for line, ratio in range_ratios:
         if ratio not in tied_ratios:
             problems.append(f"line {line}: {ratio}x in a range: no ratio tied to data elsewhere has this value")
     return problems
+
+
+def _check_spreads(text, records):
+    """(problems, [(end, matching records)] per spread) for the spreads of one row or paragraph."""
+    problems, spreads = [], []
+    for match in _SPREAD.finditer(text):
+        median, low, high = (parse_figure(group) for group in match.groups())
+        found = [record for record in records
+                 if median.matches(record["examples_per_second"]["median"])
+                 and low.matches(record["examples_per_second"]["min"])
+                 and high.matches(record["examples_per_second"]["max"])]
+        if not low.value <= median.value <= high.value:
+            problems.append(f"{match.group(0)}: the printed range leaves out its median")
+        elif not found:
+            problems.append(f"{match.group(0)}: no result line has this median and min-max")
+        spreads.append((match.end(), found))
+    for match in _SPREAD_THEN_PERCENT.finditer(text):
+        percent = parse_figure(match.group(4))
+        # The spread this percentage follows: it ends at the ")" right after its max.
+        found = next((found for end, found in spreads if end == match.end(3) + 1), [])
+        if not any(record["mfu"] is not None and percent.matches(100 * record["mfu"]) for record in found):
+            problems.append(f"{match.group(4)}% after {match.group(1)}: not that line's MFU")
+    return problems, spreads
+
+
+def _check_ratios(text, spreads, median_records, external):
+    """(problems, ratios tied to data, ratios that are ends of a range) for one row or paragraph."""
+    problems, tied = [], set()
+    anchored = {match.start(1): match.groups() for match in _ANCHORED_RATIO.finditer(text)}
+    range_ends = {}  # Start -> ratio, for both ends of each `R1-R2x`.
+    for match in _RATIO_RANGE.finditer(text):
+        range_ends.update({match.start(1): match.group(1), match.start(2): match.group(2)})
+    for match in _RATIO.finditer(text):
+        ratio = match.group(1)
+        if match.group(0) in external or match.start(1) in range_ends:
+            continue
+        if match.start(1) in anchored:
+            _, numerator, denominator = anchored[match.start(1)]
+            if _ratio_of_one_run(float(ratio), numerator, denominator, median_records, external):
+                tied.add(ratio)
+            else:
+                problems.append(f"{ratio}x ({numerator} vs {denominator}): no two lines of one run have "
+                                f"these medians and this ratio")
+        elif any(abs(record.get("speedup_of_tapecraft", -1) - float(ratio)) <= _RATIO_TOLERANCE
+                 for record in _nearest_before(spreads, match.start())):
+            tied.add(ratio)
+        elif spreads:
+            problems.append(f"{ratio}x: not the speedup_of_tapecraft of the result line before it in this row")
+        else:
+            problems.append(f"{ratio}x: not tied to data; write it as {ratio}x (A vs B) with A and B "
+                            f"medians of one run")
+    return problems, tied, list(range_ends.values())
 
 
 def _nearest_before(spread_ends, position):
