@@ -2,7 +2,8 @@
 
 The rule (README, benchmarks/RESULTS.md): a number in the docs is computed at run time or comes with
 its command and the result line it came from. `benchmarks.quoted_figures` says which figures are
-read and the rounding they may carry; the tests below also check that it catches a hand edit.
+read and the rounding they may carry; the tests below also check that it catches a hand edit, and
+that each command RESULTS.md quotes is the `command` of the lines in the file it names.
 """
 
 import glob
@@ -51,6 +52,20 @@ def test_every_figure_of_results_md_is_in_a_result_line():
     with open(RESULTS_MD, encoding="utf-8") as markdown:
         problems = check_figures(markdown.read(), _records(), EXTERNAL)
     assert not problems, "RESULTS.md quotes figures no result line backs:\n" + "\n".join(problems)
+
+
+def test_every_command_writing_a_results_file_wrote_lines_there():
+    # A command quoted above a table is the one that produced its lines: same flags, same file.
+    with open(RESULTS_MD, encoding="utf-8") as markdown:
+        text = markdown.read().replace("\\\n", " ")
+    commands = [" ".join(line.split()) for line in text.splitlines()
+                if line.startswith("    python -m benchmarks.") and "--output=benchmarks/results/" in line]
+    assert len(commands) >= 8  # compare x3, throughput x2, jit x2, input_pipeline x2, op_profile x2.
+    recorded = {record["command"] for record in _records()}
+    for command in commands:
+        output = command.split("--output=")[1].split()[0]
+        if os.path.exists(os.path.join(ROOT, output)):
+            assert command in recorded, f"RESULTS.md quotes a command no line of {output} was written by: {command}"
 
 
 def test_rounding_is_to_the_digits_shown():
