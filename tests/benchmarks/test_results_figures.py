@@ -54,6 +54,13 @@ def test_every_figure_of_results_md_is_in_a_result_line():
     assert not problems, "RESULTS.md quotes figures no result line backs:\n" + "\n".join(problems)
 
 
+def test_the_figures_training_jit_explains_auto_with_are_in_result_lines():
+    import training.jit
+
+    assert "1.14x" in training.jit.__doc__  # The docstring still quotes its figures.
+    assert check_figures(training.jit.__doc__, _records()) == []
+
+
 def test_every_command_writing_a_results_file_wrote_lines_there():
     # A command quoted above a table is the one that produced its lines: same flags, same file.
     with open(RESULTS_MD, encoding="utf-8") as markdown:
