@@ -8,8 +8,13 @@ trace it writes (an XSpace protobuf) and adds up each event's *self* time, i.e. 
 minus that of the events nested in it on the same thread. Kernels run on several threads at
 once, so the self times add up to more than the wall time; their shares say what the cores spend
 their time on. XLA shows up as its fused kernels (e.g. `MatMul.42`, `multiply_add_fusion`).
+
+Like the other scripts it appends a result line to --output (benchmarks/results.py; the wall time
+of the traced call as examples/s and ms/step, the self times per step by kind of work and of the
+busiest ops) and draws --chart, here the milliseconds per step by kind of work.
 """
 
+import collections
 import glob
 import os
 import tempfile
@@ -18,7 +23,7 @@ from absl import app, flags
 
 from benchmarks import script_flags
 from core.flag_parsing import parse_flags_or_exit
-from benchmarks.trace_summary import self_times, summarize
+from benchmarks.trace_summary import classify, self_times, summarize
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")
@@ -26,15 +31,20 @@ flags.DEFINE_string("precision", "auto", "float32, mixed_float16, mixed_bfloat16
 flags.DEFINE_string("jit_compile", "auto", "XLA: auto, true (the step), loop (the whole loop) or false.")
 flags.DEFINE_integer("steps", 4, "Profiled training steps (one loop), after one untimed loop.")
 flags.DEFINE_integer("top", 15, "Op types listed.")
+flags.DEFINE_string("output", os.path.join(script_flags.RESULTS_DIRECTORY, "op_profile.jsonl"),
+                    "JSON-lines file the profile is appended to ('' for none).")
+flags.DEFINE_string("chart", os.path.join(script_flags.RESULTS_DIRECTORY, "op_profile.png"),
+                    "PNG bar chart of milliseconds per step by kind of work ('' for none).")
 
 FLAGS = flags.FLAGS
+
 
 def profile_loop(runner, steps, log_directory):
     """Traces one call of `runner` (a TapecraftRunner of `steps` steps); returns (XSpace, wall seconds)."""
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    runner.run(1)  # Compiles and warms up outside the trace.
+    compile_seconds, _ = runner.run(1)  # Compiles and warms up outside the trace.
     tf.profiler.experimental.start(log_directory)
     seconds, _ = runner.run(1)
     tf.profiler.experimental.stop()
@@ -42,7 +52,39 @@ def profile_loop(runner, steps, log_directory):
     path = glob.glob(os.path.join(log_directory, "**", "*.xplane.pb"), recursive=True)[0]
     with open(path, "rb") as trace:
         space.ParseFromString(trace.read())
-    return space, seconds
+    return space, seconds, compile_seconds
+
+
+def milliseconds_per_step(totals, steps, top):
+    """({kind of work: ms/step}, {op name: ms/step} of the `top` busiest ops) from self seconds."""
+    kinds = collections.Counter()
+    for name, seconds in totals.items():
+        kinds[classify(name)] += seconds
+    by_kind = {kind: 1000 * seconds / steps for kind, seconds in kinds.most_common()}
+    by_op = {name: 1000 * seconds / steps for name, seconds in totals.most_common(top)}
+    return by_kind, by_op
+
+
+def write_profile_chart(record, path):
+    """A horizontal bar per kind of work: kernel self milliseconds per step, summed over threads."""
+    import matplotlib  # Imported here: only charting needs it.
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    kinds = record["kernel_ms_per_step"]
+    figure, axis = pyplot.subplots(figsize=(9, 1.2 + 0.4 * len(kinds)))
+    axis.barh(range(len(kinds)), list(kinds.values()), color="#4c78a8")
+    axis.set_yticks(list(range(len(kinds))), [kind[:60] for kind in kinds], fontsize=8)
+    axis.invert_yaxis()  # Largest on top.
+    axis.set_xlabel("kernel self time, ms per step (summed over threads)")
+    figure.suptitle(f"{record['label']}: {record['ms_per_step']['median']:.1f} ms/step wall  "
+                    f"[{record['device_name']}, TF {record['tensorflow_version']}]", fontsize=10)
+    figure.tight_layout()
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
 
 
 def main(argv):
@@ -62,23 +104,40 @@ def main(argv):
     from benchmarks.inputs import create_iterator
     from benchmarks.report import format_header
     from benchmarks.environment import describe_environment
+    from benchmarks.results import append_results, make_record
+    from benchmarks.timing import Timing
     from benchmarks.runners import TapecraftRunner, build_model, describe_compilation, resolve_compilation
     from core.devices import detect_device
     from core.precision import resolve_precision
 
     device = detect_device()
-    print(format_header(describe_environment()))
-    policy, _ = resolve_precision(FLAGS.precision, device)
+    environment = describe_environment()
+    print(format_header(environment))
+    policy, precision_reason = resolve_precision(FLAGS.precision, device)
     strategy = tf.distribute.get_strategy()
     model, optimizer = build_model(workload, policy)
     jit, compile_loop, reason = resolve_compilation(FLAGS.jit_compile, device, model, workload, policy)
     runner = TapecraftRunner(model, optimizer, strategy, create_iterator("synthetic", workload, batch_size, strategy),
                              batch_size, jit, steps, compile_loop)
     with tempfile.TemporaryDirectory() as log_directory:
-        space, seconds = profile_loop(runner, steps, log_directory)
-    print(f"{workload.name} b{batch_size} {policy}, XLA {describe_compilation(jit, compile_loop)} ({reason}): "
-          f"{steps} steps in {seconds:.2f} s, {1000 * seconds / steps:.1f} ms/step wall")
-    print("\n".join(summarize(self_times(space), steps, FLAGS.top)))
+        space, seconds, compile_seconds = profile_loop(runner, steps, log_directory)
+    label = f"{workload.name} b{batch_size} {policy} xla={describe_compilation(jit, compile_loop)} profiled"
+    print(f"{label} ({reason}): {steps} steps in {seconds:.2f} s, {1000 * seconds / steps:.1f} ms/step wall")
+    totals = self_times(space)
+    print("\n".join(summarize(totals, steps, FLAGS.top)))
+
+    by_kind, by_op = milliseconds_per_step(totals, steps, FLAGS.top)
+    record = make_record(environment, Timing(compile_seconds, [seconds], [steps]), script="op_profile",
+                         label=label, workload=workload.name, variant="tapecraft", batch_size=batch_size,
+                         precision=policy, jit_compile=jit, steps_per_loop=steps, data="synthetic",
+                         num_replicas=1, compile_loop=compile_loop, jit_reason=reason,
+                         precision_reason=precision_reason, kernel_ms_per_step=by_kind, top_ops_ms_per_step=by_op)
+    if FLAGS.output:
+        append_results(FLAGS.output, [record])
+        print(f"Appended 1 result line to {FLAGS.output}")
+    if FLAGS.chart:
+        write_profile_chart(record, FLAGS.chart)
+        print(f"Wrote {FLAGS.chart}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ _OPTIONAL_NUMBER = (numbers.Real, type(None))
 # field -> (allowed types, meaning)
 RESULT_SCHEMA = {
     "schema_version": ((int,), "format version of this line (SCHEMA_VERSION)"),
-    "script": ((str,), "throughput, compare or input_pipeline"),
+    "script": ((str,), "throughput, compare, input_pipeline or op_profile"),
     "label": ((str,), "the configuration as the table and chart name it"),
     "workload": ((str,), "benchmarks.workloads name, e.g. cifar_cnn"),
     "variant": ((str,), "what ran: tapecraft, keras_fit_*, eager, or input_pipeline"),
@@ -60,6 +60,9 @@ OPTIONAL_FIELDS = {
     "input_bound": ((bool,), "input_pipeline: the pipeline is slower than the step"),
     "fit_setup": ((str,), "compare, fit variants: keras (keras.optimizers.Adam, stock-layer model where "
                   "benchmarks/keras_reference.py has one) or tapecraft (tapecraft's model and Adam)"),
+    "kernel_ms_per_step": ((dict,), "op_profile: {kind of work: self milliseconds per step}, summed over "
+                           "threads (can exceed the wall time); the spreads are the traced call's wall time"),
+    "top_ops_ms_per_step": ((dict,), "op_profile: {op name: self milliseconds per step} of the busiest ops"),
 }
 
 

@@ -11,7 +11,7 @@ class ConvBNActivation(keras.layers.Layer):
     By default the convolution has no bias because BatchNorm's offset replaces it. The
     normalization is Keras' BatchNormalization computed by the fused kernel
     (layers/fused_batch_norm.py): same weights and checkpoints, statistics in float32 under a
-    mixed policy, ~1.5x faster CNN steps in bfloat16 on CPU.
+    mixed policy, one kernel per direction instead of Keras' chain of elementwise ops.
 
     Args:
       filters: output channels.

@@ -4,8 +4,10 @@ Keras 3's BatchNormalization builds the moments and the normalization from separ
 squared difference, mean, then subtract, multiply, add), about as many again in the gradient,
 and in mixed precision it casts the activations to float32 and back around them. TensorFlow's
 `FusedBatchNormV3` does the same arithmetic in one oneDNN (CPU) or cuDNN (GPU) kernel that reads
-the activations in their own dtype and keeps its statistics in float32: on CPU the CIFAR CNN
-trained 1.35x faster in float32 and 1.52x in bfloat16 (benchmarks/RESULTS.md).
+the activations in their own dtype and keeps its statistics in float32: fewer passes over the
+activations and, in bfloat16, no float32 copies of them. What that saves on its own has not been
+measured: the one comparison in benchmarks/results (`fit` on tapecraft's CIFAR CNN vs on the
+same network built from stock Keras layers) also swaps the optimizer and the model code.
 """
 
 import keras

@@ -12,10 +12,50 @@ The optimizers are Keras' own classes with only `update_step` replaced: same hyp
 slot variables, checkpoints, weight decay (Keras applies AdamW's and SGD's decoupled decay before
 `update_step`), loss scaling and tf.distribute handling. Sparse gradients (IndexedSlices from
 embedding lookups) and AMSGrad keep Keras' own update.
+
+Keras has no public way to find a variable's slots, so the fused update reads Keras' private
+`_get_variable_index` and the slot lists `_momentums` / `_velocities` (Adam, AdamW) and
+`momentums` (SGD), as Keras 3.15 has them. tests/test_private_apis.py fails, naming them, the day
+a Keras release changes them; until then a run on such a release takes Keras' own update by
+itself (same results, without the fused kernel's gain) and logs once why.
 """
 
+from absl import logging
 import keras
 import tensorflow as tf
+
+# The private names read, as Keras 3.15 has them: the index of a variable in the optimizer's
+# lists, and the lists of slot variables of Adam/AdamW and of SGD with momentum.
+VARIABLE_INDEX = "_get_variable_index"
+ADAM_SLOTS = ("_momentums", "_velocities")
+SGD_SLOTS = ("momentums",)
+_FALLBACKS_LOGGED = set()
+
+
+def keras_slots(optimizer, variable, slot_lists):
+    """`variable`'s slot variables from the optimizer's private lists `slot_lists`, or None.
+
+    None (logged once per optimizer class and reason) when this Keras lacks the private index or
+    lists, or when a slot found does not have the variable's shape: the caller then runs Keras'
+    own update.
+    """
+    try:
+        index = getattr(optimizer, VARIABLE_INDEX)(variable)
+        slots = [getattr(optimizer, name)[index] for name in slot_lists]
+    except (AttributeError, TypeError, IndexError) as error:
+        reason = f"{type(error).__name__}: {error}"
+    else:
+        mismatched = [name for name, slot in zip(slot_lists, slots) if tuple(slot.shape) != tuple(variable.shape)]
+        if not mismatched:
+            return slots
+        reason = f"{', '.join(mismatched)} at the weight's index is not of the weight's shape"
+    key = (type(optimizer).__name__, reason)
+    if key not in _FALLBACKS_LOGGED:
+        _FALLBACKS_LOGGED.add(key)
+        logging.warning("%s: Keras %s's private optimizer slots are not as tapecraft expects (%s); "
+                        "using Keras' own update_step (same results, without the fused kernel)",
+                        type(optimizer).__name__, keras.__version__, reason)
+    return None
 
 
 def _fused_adam_step(optimizer, gradient, variable, learning_rate):
@@ -24,12 +64,15 @@ def _fused_adam_step(optimizer, gradient, variable, learning_rate):
     if isinstance(gradient, tf.IndexedSlices) or optimizer.amsgrad:
         # AdamW inherits Adam's update_step (its decay is applied before), so this is both classes'.
         return keras.optimizers.Adam.update_step(optimizer, gradient, variable, learning_rate)
+    slots = keras_slots(optimizer, variable, ADAM_SLOTS)
+    if slots is None:
+        return keras.optimizers.Adam.update_step(optimizer, gradient, variable, learning_rate)
+    momentum, velocity = slots
     dtype = variable.dtype
-    index = optimizer._get_variable_index(variable)
     step = tf.cast(optimizer.iterations + 1, dtype)
     beta_1, beta_2 = tf.cast(optimizer.beta_1, dtype), tf.cast(optimizer.beta_2, dtype)
     tf.raw_ops.ResourceApplyAdam(
-        var=variable.handle, m=optimizer._momentums[index].handle, v=optimizer._velocities[index].handle,
+        var=variable.handle, m=momentum.handle, v=velocity.handle,
         beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
         lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
         epsilon=tf.cast(optimizer.epsilon, dtype), grad=tf.cast(gradient, dtype))
@@ -52,10 +95,13 @@ class FusedSGD(keras.optimizers.SGD):
     m = momentum * m - lr * g; variable += m, or momentum * m - lr * g with Nesterov."""
 
     def update_step(self, gradient, variable, learning_rate):
-        if isinstance(gradient, tf.IndexedSlices) or not self.momentum:
+        slots = None
+        if not isinstance(gradient, tf.IndexedSlices) and self.momentum:
+            slots = keras_slots(self, variable, SGD_SLOTS)
+        if slots is None:
             return super().update_step(gradient, variable, learning_rate)
+        momentum, = slots
         dtype = variable.dtype
-        momentum = self.momentums[self._get_variable_index(variable)]
         tf.raw_ops.ResourceApplyKerasMomentum(
             var=variable.handle, accum=momentum.handle, lr=tf.cast(learning_rate, dtype),
             grad=tf.cast(gradient, dtype), momentum=tf.cast(self.momentum, dtype),

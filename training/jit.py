@@ -1,16 +1,29 @@
 """Whether the compiled step uses XLA (`--jit_compile=auto|true|false|loop`).
 
-`auto` follows measurements on the devices we run (benchmarks/RESULTS.md):
-- GPU and TPU: XLA fuses elementwise work around matmuls and convolutions; on, per step.
-- CPU: XLA's convolutions, and especially their gradients, are much slower than oneDNN's
-  (CIFAR CNN ~0.65x); so are its attention matmuls and embedding gradients (transformer
-  classifier ~0.85x); and oneDNN's bfloat16 matmuls ran about 2x faster than XLA's. So on CPU
-  XLA is on only for float32 plain dense networks (no op of SLOW_ON_XLA_CPU), and then for the
-  whole loop (`loop`): launched once per step by the graph loop, the XLA step ran ~1.08x the
-  graph loop without XLA; the whole loop compiled ran ~1.2x (MLP 784-512-512-10, batch 256).
+`auto` follows what was measured on the devices we have (benchmarks/RESULTS.md, "XLA per step, XLA
+over the whole loop, or no XLA"):
+- GPU and TPU: XLA fuses elementwise work around matmuls and convolutions; on, per step (not
+  measured here: no accelerator).
+- CPU: XLA's convolutions, and above all their gradients, are slower than oneDNN's, and so are its
+  attention matmuls and embedding gradients; in bfloat16, oneDNN's matmuls outran XLA's. So on CPU
+  XLA is on only for float32 networks with no op of SLOW_ON_XLA_CPU, and then for the whole loop
+  (`loop`), which ran faster than the XLA step launched once per step by a graph loop.
 - Any device: a model with an op XLA has no kernel for (tf.py_function, string ops...) runs
   without XLA under `auto`; with `true` the first step stops with an XlaCompileError naming the
   op and the fallback, `--jit_compile=false`.
+
+The CPU figures: examples/s medians, with XLA vs without, in one run (2 cores, 2026-11-23):
+  MLP 784-512-512-10, float32: XLA step 1.02x (39,742 vs 38,842), whole loop 1.14x (44,446 vs 38,842);
+    mixed_bfloat16: XLA step 0.75x (33,863 vs 45,304), whole loop 0.91x (41,438 vs 45,304);
+  transformer classifier, float32: XLA step 0.81x (284 vs 352), whole loop 0.87x (305 vs 352);
+  CIFAR CNN, float32: XLA step 0.54x (401 vs 739); mixed_bfloat16: 0.34x (401 vs 1,190);
+from benchmarks/results/jit_dense.jsonl, written by
+  python -m benchmarks.throughput --workload=mlp,transformer --precision=float32,mixed_bfloat16
+      --jit_compile=loop,true,false --steps_per_loop=16 --steps=32 --repeats=5 ...
+and benchmarks/results/jit_cnn.jsonl, written by
+  python -m benchmarks.throughput --workload=cifar_cnn --precision=float32,mixed_bfloat16
+      --jit_compile=true,false --steps_per_loop=4 --steps=4 --repeats=5 --nomfu ...
+(the lines' `command` fields have the full commands).
 """
 
 import contextlib
@@ -82,7 +95,8 @@ def resolve_loop_compilation(setting, jit_compile, device: DeviceInfo, num_repli
     if setting == "loop":
         return True, "the whole loop is compiled, as requested"
     if device.kind == "cpu":
-        return True, "the whole loop is compiled: launching the XLA step once per step cost ~10% on CPU"
+        # The reason names the cost, not a figure: the measured gain depends on the model (above).
+        return True, "the whole loop is compiled: on CPU a graph loop pays a host launch of the XLA step per step"
     # GPU/TPU: stacking steps_per_loop image batches in device memory could take gigabytes.
     return False, ""
 

@@ -10,8 +10,11 @@ Three ways to compile the training loop, chosen by `training.jit` per device and
   and the graph loop launches it once per step;
 - XLA loop (`compile_loop=True`): the graph first reads `num_steps` batches from the iterator
   and stacks them ([num_steps, batch, ...]); one XLA program then runs every step, with no
-  launch per step. An XLA while-loop around convolutions compiles their gradients into generic
-  loops that ran ~80x slower than oneDNN on CPU, so `training.jit` picks this only where it pays.
+  launch per step. Around convolutions it does not pay on CPU: XLA's convolution gradients are
+  slower than oneDNN's even per step (benchmarks/RESULTS.md), and the measurements in issue 4,
+  made before tapecraft existed and not in a results file, found the XLA while-loop over the
+  CIFAR CNN far slower still. So `training.jit` picks this only for float32 networks without
+  convolutions, attention or embeddings.
 """
 
 import tensorflow as tf

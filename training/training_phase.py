@@ -11,8 +11,8 @@ import math
 
 import keras
 import tensorflow as tf
-from tensorflow.python.framework import config as tf_framework_config
 
+from core import determinism
 from core import precision as precision_lib
 from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
 from core.cluster import is_chief, remove_temporary_directory, write_directory
@@ -115,12 +115,12 @@ def train_phase(config, task, log, hold: RunDirectoryHold) -> TrainResult:
     # --deterministic switches TensorFlow's op determinism on for the process; a caller's later
     # work (another run in a notebook, a sweep) gets the setting it had before. TF 2.21 exports
     # only enable_op_determinism; the query and the switch-off live in its framework module.
-    was_deterministic = tf_framework_config.is_op_determinism_enabled()
+    was_deterministic = determinism.is_op_determinism_enabled()
     try:
         return _train_phase(config, task, log, hold)
     finally:
         if not was_deterministic:
-            tf_framework_config.disable_op_determinism()
+            determinism.disable_op_determinism()
 
 
 def _train_phase(config, task, log, hold) -> TrainResult:
