@@ -21,6 +21,7 @@ from core.data.splits import splits_from_arrays
 from layers.pretrained_weights import PretrainedWeightsError
 from tests.layers.keras_weight_files import write_keras2_weights
 from training import ConfigError, TrainConfig
+from training.environment_checks import check_environment
 from training.prediction import PredictError, predict_files
 from training.run import run_training
 
@@ -137,14 +138,15 @@ def test_prediction_names_a_missing_or_unreadable_image_or_a_missing_export(fini
 
 
 def test_transfer_settings_are_checked_against_the_model_before_any_work(tmp_path):
-    # Single bad values are in tests/training/test_config.py; these depend on the model.
+    # Single bad values are in tests/training/test_config.py; these depend on the model, which the
+    # run resolves on its machine when it starts (training/environment_checks.py).
     weights = tmp_path / "weights.h5"
     weights.write_bytes(b"")
     with pytest.raises(ConfigError, match=r"^--unfreeze_from='conv9': must be one of the base's blocks \("):
-        TrainConfig(model="resnet50", pretrained_weights=str(weights), freeze_base=True,
-                    unfreeze_from="conv9")
+        check_environment(TrainConfig(model="resnet50", pretrained_weights=str(weights), freeze_base=True,
+                                      unfreeze_from="conv9"))
     with pytest.raises(ConfigError, match=r"^--pretrained_weights='absent.h5': no such file"):
-        TrainConfig(model="vgg16", pretrained_weights="absent.h5")
+        check_environment(TrainConfig(model="vgg16", pretrained_weights="absent.h5"))
     cifar = dict(model="vgg16", pretrained_weights=str(weights), dataset="cifar10", data_dir=str(tmp_path))
     with pytest.raises(ConfigError, match=r"^--normalize=True: --pretrained_weights needs the plain pixels"):
         TrainConfig(**cifar)
