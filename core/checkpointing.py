@@ -18,12 +18,16 @@ import re
 
 import keras
 import tensorflow as tf
+# The checkpoint format's object-graph proto (no public reader gives a node's checkpoint key);
+# tests/core/test_checkpointing.py fails loudly if its layout changes.
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 PREFIX = "ckpt"
 STATE_FILE = "checkpoint"
 # Exceptions TensorFlow raises for checkpoint files that are missing, short or corrupt. The
 # reader's "Read less bytes than requested" for a short data file comes as IndexError.
 _UNREADABLE = (tf.errors.OpError, IndexError)
+_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 class CheckpointError(Exception):
@@ -137,15 +141,17 @@ class TrainingCheckpoint:
 
         TensorFlow matches list elements by position only, so a checkpoint of another model
         fails late with an anonymous shape error, or not at all when the shapes happen to agree
-        in number; this names the variable instead.
+        in number; this names the variable instead. The saved list is read from the checkpoint's
+        object graph, not from key names: a variable also reachable by a shorter path (a weight
+        a model owns directly, every weight of a bare layer) is stored once under that path, so
+        its list position has no key of its own.
         """
         reader = tf.train.load_checkpoint(path)
-        shapes = reader.get_variable_to_shape_map()
+        saved_lists = _saved_lists(reader)
         for name, value in self.trackables.items():
             if not isinstance(value, (list, tuple)):
                 continue
-            saved = [shapes.get(f"{name}/{index}/.ATTRIBUTES/VARIABLE_VALUE") for index in range(len(shapes))]
-            saved = saved[: saved.index(None)] if None in saved else saved
+            saved = saved_lists.get(name, [])
             if len(saved) != len(value):
                 raise ValueError(f"it holds {len(saved)} {name}, this run has {len(value)} "
                                  "(a different model or architecture)")
@@ -155,6 +161,30 @@ class TrainingCheckpoint:
                     raise ValueError(f"{name}[{index}] ({label}) has shape {tuple(variable.shape)} here "
                                      f"but {tuple(saved_shape)} in the checkpoint (a different model or "
                                      "layer sizes)")
+
+
+def _saved_lists(reader) -> dict:
+    """{name: [shape per element]} of every list of variables the checkpoint's root holds.
+
+    The object graph (a TrackableObjectGraph proto, the checkpoint format's own record of what
+    was saved) lists the root's children; a list's children are named "0", "1", ... and each is
+    a node whose VARIABLE_VALUE attribute gives the key its tensor was stored under.
+    """
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor(_OBJECT_GRAPH_KEY))
+    shapes = reader.get_variable_to_shape_map()
+    lists = {}
+    for child in graph.nodes[0].children:
+        elements = {element.local_name: element.node_id for element in graph.nodes[child.node_id].children}
+        if not elements or not all(name.isdigit() for name in elements):
+            continue  # Not a list.
+        keys = []
+        for index in range(len(elements)):
+            node = graph.nodes[elements.get(str(index), 0)]
+            keys.append(next((attribute.checkpoint_key for attribute in node.attributes
+                              if attribute.name == "VARIABLE_VALUE"), None))
+        lists[child.local_name] = [shapes.get(key) for key in keys]
+    return lists
 
 
 def checkpoint_candidates(directory) -> list:
