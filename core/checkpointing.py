@@ -12,15 +12,21 @@ can be read, or one was written by another model, it raises CheckpointError nami
 Saving refuses weights that hold NaN or Inf, so the newest checkpoint is always a usable one.
 """
 
+import contextlib
 import glob
 import os
 import re
+import shutil
 
 import keras
 import tensorflow as tf
 # The checkpoint format's object-graph proto (no public reader gives a node's checkpoint key);
 # tests/core/test_checkpointing.py fails loudly if its layout changes.
 from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+from core.run_config_store import RUN_CONFIG_FILE, run_config_path
+from core.run_lock import holds_run_directory_lock
+from core.storage_errors import StorageError, storage_error
 
 PREFIX = "ckpt"
 STATE_FILE = "checkpoint"
@@ -67,6 +73,10 @@ class TrainingCheckpoint:
         self.trackables = trackables
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.notes = []  # Lines for the run's log about what was found on disk.
+        if holds_run_directory_lock(directory):  # No other process can be saving here.
+            removed = remove_interrupted_saves(directory)
+            if removed:
+                self.notes.append(f"Removed what interrupted saves left in {directory}: {', '.join(removed)}")
         try:
             self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
         except ValueError:  # An empty or half-written state file; the checkpoints may be fine.
@@ -107,6 +117,9 @@ class TrainingCheckpoint:
             if unreadable:
                 log(f"Restored {path} instead of the newer, unreadable {', '.join(unreadable)}")
             return path
+        if not problems and os.path.exists(run_config_path(self.restore_directory or self.directory)):
+            log(f"{self.restore_directory or self.directory} holds {RUN_CONFIG_FILE} but no checkpoint (the run "
+                "there stopped before its first one): starting from step 0")
         if problems:
             raise CheckpointError(f"no readable checkpoint in {self.restore_directory or self.directory}: "
                                   f"{'; '.join(problems)}. Move the directory away to start from scratch")
@@ -117,11 +130,22 @@ class TrainingCheckpoint:
 
         Raises:
           NonFiniteWeightsError: naming a variable that holds NaN or Inf; nothing is written.
+          StorageError: when the disk refuses the write (full, read-only); the partial files of
+            this save are removed and the earlier checkpoints stay.
         """
         bad = self.first_non_finite_variable()
         if bad is not None:
             raise NonFiniteWeightsError(bad, step)
-        return self.manager.save(checkpoint_number=step)
+        try:
+            return self.manager.save(checkpoint_number=step)
+        except (OSError, tf.errors.OpError) as error:
+            problem = storage_error(os.path.join(self.directory, f"{PREFIX}-{step}"), error)
+            if problem is None:
+                raise
+            removed = _remove_partial_save(self.directory, step)
+            kept = f"; the newest whole checkpoint, {self.latest_path}, is kept" if self.latest_path else ""
+            raise StorageError(f"{problem}{kept}" + (f" (removed the partial {', '.join(removed)})"
+                                                     if removed else "")) from None
 
     def first_non_finite_variable(self) -> str | None:
         """The name of the first floating-point variable with a NaN or Inf value, or None."""
@@ -185,6 +209,38 @@ def _saved_lists(reader) -> dict:
                               if attribute.name == "VARIABLE_VALUE"), None))
         lists[child.local_name] = [shapes.get(key) for key in keys]
     return lists
+
+
+def remove_interrupted_saves(directory) -> list:
+    """Deletes what saves killed midway left behind, and returns their names.
+
+    A save writes `ckpt-N_temp/` (then renamed away) and the state file through
+    `checkpoint.tmp<random>`; a kill leaves them, and they are never read. Call only while no
+    other process saves in `directory` (the run-directory lock).
+    """
+    leftovers = glob.glob(os.path.join(directory, f"{PREFIX}-*_temp")) + glob.glob(
+        os.path.join(directory, f"{STATE_FILE}.tmp*"))
+    return _delete(leftovers)
+
+
+def _remove_partial_save(directory, step) -> list:
+    """Deletes the files a failed save of `step` wrote, unless its index made it whole."""
+    prefix = os.path.join(directory, f"{PREFIX}-{step}")
+    partial = glob.glob(prefix + "_temp") + glob.glob(os.path.join(directory, f"{STATE_FILE}.tmp*"))
+    if not os.path.exists(prefix + ".index"):
+        partial += glob.glob(prefix + ".data-*") + glob.glob(prefix + ".index.tmp*")
+    return _delete(partial)
+
+
+def _delete(paths) -> list:
+    """Removes files and directories, and returns their base names, sorted."""
+    for path in paths:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+    return sorted(os.path.basename(path) for path in paths)
 
 
 def checkpoint_candidates(directory) -> list:

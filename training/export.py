@@ -14,6 +14,8 @@ import shutil
 
 import tensorflow as tf
 
+from core.storage_errors import StorageError, storage_error
+
 EXPORT_DIRECTORY = "export"
 
 
@@ -30,6 +32,9 @@ def export_for_serving(model, directory, input_shape, class_names, normalization
 
     Returns:
       `directory`.
+
+    Raises:
+      StorageError: when the disk refuses the export (full, read-only); nothing partial is left.
     """
     height, width, channels = input_shape
     names = tf.constant([str(name) for name in class_names])
@@ -56,8 +61,16 @@ def export_for_serving(model, directory, input_shape, class_names, normalization
     module.serve_uint8 = serve_uint8
     staging = directory + ".incomplete"
     shutil.rmtree(staging, ignore_errors=True)
-    tf.saved_model.save(module, staging,
-                        signatures={"serving_default": serve_float, "serving_uint8": serve_uint8})
+    try:
+        tf.saved_model.save(module, staging,
+                            signatures={"serving_default": serve_float, "serving_uint8": serve_uint8})
+    except BaseException as error:  # A full disk, a stop signal: no half export is left to fill the disk.
+        shutil.rmtree(staging, ignore_errors=True)
+        problem = storage_error(directory, error) if isinstance(error, Exception) else None
+        if problem is None:
+            raise
+        raise StorageError(f"{problem}; the checkpoints and the evaluation report are kept, and the run "
+                           "exports again when started again") from None
     previous = directory + ".previous"
     shutil.rmtree(previous, ignore_errors=True)
     if os.path.exists(directory):

@@ -5,6 +5,7 @@ import os
 
 from core.cluster import remove_temporary_directory, write_directory
 from core.data import load_dataset
+from core.run_lock import deferred_release
 from training.evaluation_report import build_report, format_report, predict_split, write_report
 from training.export import EXPORT_DIRECTORY, export_for_serving
 from training.ema import averaged_weights
@@ -22,6 +23,9 @@ class RunResult:
     export_directory: str | None
 
 
+# The run directory's lock, taken by training once the data are checked, stays until the report and the
+# export are written: one lock over both fine-tuning phases and everything after them.
+@deferred_release()
 def run_training(config, datasets=None, log=print) -> RunResult:
     """Trains `config.model` on `config.dataset`, reports on the test split, exports for serving.
 
@@ -50,6 +54,10 @@ def run_training(config, datasets=None, log=print) -> RunResult:
         if result.is_chief:
             labels, predictions = predict_split(result.model, datasets.test, config.batch_size)
             report = build_report(labels, predictions, datasets.class_names)
+            # Written before the export: a full disk or a stop during the export keeps the report.
+            log(format_report(report))
+            report_path, plot_path = write_report(report, config.model_dir)
+            log(f"Wrote {report_path} and {plot_path}")
         if config.export:
             root = write_directory(config.model_dir, result.strategy)
             # The pipeline's normalization goes into the export: a client sends plain pixels.
@@ -59,9 +67,6 @@ def run_training(config, datasets=None, log=print) -> RunResult:
             remove_temporary_directory(root, config.model_dir)  # A non-chief's copy; never the chief's.
     if not result.is_chief:
         return RunResult(training=result, report=None, export_directory=None)
-    log(format_report(report))
-    report_path, plot_path = write_report(report, config.model_dir)
-    log(f"Wrote {report_path} and {plot_path}")
     if export_directory:
         log(f"Exported for serving: {export_directory} (python -m training.predict "
             f"--model_dir={config.model_dir} IMAGE...)")

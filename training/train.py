@@ -137,6 +137,7 @@ def main(argv):
     from core.data import DatasetError
     from core.run_config_store import RunConfigMismatch
     from core.run_lock import RunDirectoryLockedError
+    from core.storage_errors import StorageError
     from layers.pretrained_weights import PretrainedWeightsError
     from training.jit import XlaCompileError
     from training.nan_policy import NonFiniteLossError
@@ -151,9 +152,10 @@ def main(argv):
     # Each message names the flag, file or step concerned and what to do; anything else (a bug,
     # an exhausted device) keeps its traceback. Unusable data files or splits; a run directory or
     # checkpoint of another run; NaN/Inf the --on_nan policy gives up on; an op XLA cannot
-    # compile; model, data and weights that disagree; a run directory another process trains in.
+    # compile; model, data and weights that disagree; a run directory another process trains in; a
+    # full or read-only disk.
     except (CheckpointError, DatasetError, RunConfigMismatch, NonFiniteLossError, XlaCompileError,
-            config_lib.ConfigError, PretrainedWeightsError, RunDirectoryLockedError) as error:
+            config_lib.ConfigError, PretrainedWeightsError, RunDirectoryLockedError, StorageError) as error:
         sys.exit(f"error: {error}")
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
         if config.distribution_strategy != "multi_worker":
