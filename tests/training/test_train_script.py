@@ -32,6 +32,7 @@ def test_help_documents_every_flag():
     (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),
     (["stray_argument"], "error: unexpected arguments 'stray_argument'"),
     (["--freeze_base"], "error: --freeze_base=True: needs --pretrained_weights"),
+    (["--seed=99999999999999999999"], "error: --seed=99999999999999999999: must be an integer >= 0 no larger than"),
     # Found only once the data are loaded: the model cannot take 8x8 digits.
     (["--model=vgg16"], "error: --model='vgg16': cannot take --dataset=digits's images of shape (8, 8, 1)"),
 ])
