@@ -126,7 +126,10 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines (checkpoint sharding...).
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    from training.model_checks import import_model_module  # pylint: disable=import-outside-toplevel
+
     try:
+        import_model_module(FLAGS.model)
         config = config_from_flags()
     except config_lib.ConfigError as error:
         sys.exit(f"error: {error}")

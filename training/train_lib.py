@@ -27,6 +27,7 @@ from training.ema import ExponentialMovingAverage, averaged_weights
 from training.jit import explain_xla_errors, resolve_jit_compile, resolve_loop_compilation
 from training.loop import make_eval_loop, make_train_loop, steps_until_boundary
 from training.metrics import ClassificationMetrics
+from training.model_checks import check_model
 from training.nan_policy import NonFiniteHandler, ScaledLearningRate
 from training.optimizers import create_optimizer
 from training.progress import (ProgressReporter, current_learning_rate, gradient_norm_scalar,
@@ -133,7 +134,9 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
     # strategy (variable placement). The optimizer's slots are built now so a checkpoint can fill them.
     with precision_lib.precision_scope(policy), strategy.scope():
         model = (model_fn or (lambda n: create_model(config.model, n)))(datasets.num_classes)
-        model(tf.zeros((1,) + datasets.input_shape), training=False)  # Creates the weights.
+        # Creates the weights; one line when model and data disagree (training/model_checks.py).
+        check_model(model, datasets.num_classes, datasets.input_shape,
+                    f"--model={config.model!r}" if model_fn is None else "model_fn", f"--dataset={config.dataset}")
         # `--on_nan=restore` lowers the scale; it is 1.0 (an exact no-op) otherwise.
         learning_rate_scale = tf.Variable(1.0, trainable=False, name="learning_rate_scale")
         # Replicas agree on every skip (`--on_nan=skip`), so the first replica's count is the count.

@@ -16,8 +16,7 @@ import tensorflow as tf
 
 from layers.freezing import freeze_base, unfreeze_base_from
 from layers.pretrained_weights import load_pretrained_weights
-from layers.registry import create_model
-from training.config import ConfigError
+from training.model_checks import create_checked_model
 from training.train_lib import train_and_evaluate
 
 FINE_TUNE_DIRECTORY = "fine_tune"
@@ -57,13 +56,7 @@ def make_model_fn(config, datasets, log, phase_one=None):
     input_shape = tuple(datasets.input_shape)
 
     def model_fn(num_classes):
-        model = create_model(config.model, num_classes)
-        try:
-            model(tf.zeros((1,) + input_shape), training=False)  # Creates the weights.
-        except ValueError as error:
-            reason = str(error).strip().splitlines()[0]
-            raise ConfigError(f"--model={config.model!r}: cannot take --dataset={config.dataset}'s images of "
-                              f"shape {input_shape}: {reason}") from None
+        model = create_checked_model(config.model, num_classes, input_shape, config.dataset)
         if phase_one:
             # `model_variables` as train_lib saves it: it also reaches layers Keras keeps in lists.
             tf.train.Checkpoint(model=model, model_variables=list(model.variables)).restore(
