@@ -37,8 +37,9 @@ EXPECTED = "expected logits of shape [batch, 10] for --dataset=digits's 10 class
 @pytest.mark.parametrize("make_model,message", [
     (lambda n: Logits(n, width=7), f"{FLAG}: returns shape (1, 7) for one image; {EXPECTED}"),
     (lambda n: Logits(n, spatial=True), f"{FLAG}: returns shape (1, 8, 8, 10) for one image; {EXPECTED}"),
-    (lambda n: Logits(n, cast="int32"), f"{FLAG}: returns int32 logits; {EXPECTED.replace('logits', 'floating-point logits')} "
-                                        "(the loss and its gradients need them)"),
+    (lambda n: Logits(n, cast="int32"),
+     f"{FLAG}: returns int32 logits; expected floating-point logits of shape [batch, 10] for --dataset=digits's 10 "
+     "classes (the loss and its gradients need them)"),
     (lambda n: Weightless(), f"{FLAG}: has no trainable weights; there is nothing to train"),
     (lambda n: {"num_classes": n}, f"{FLAG}: gives a dict, not a Keras model or layer"),
     (lambda n: len, f"{FLAG}: gives a builtin_function_or_method, not a Keras model or layer"),
