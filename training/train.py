@@ -121,8 +121,33 @@ def config_from_flags() -> config_lib.TrainConfig:
     return config_lib.TrainConfig(**fields)
 
 
-
 def main(argv):
+    """Runs the script; SIGTERM/SIGINT in any phase end it cleanly with one line and status 0."""
+    # pylint: disable=import-outside-toplevel
+    from training.signals import StopSignal, stop_on_signals, stopped_outside_training_message
+
+    try:
+        with stop_on_signals():  # Outside the training loop a signal stops at once (training/signals.py).
+            _main(argv)
+    except StopSignal as stopped:  # Locks and partial outputs are gone by now; say where the run stands.
+        print(stopped_outside_training_message(stopped.signal_name, _newest_checkpoint()))
+
+
+def _newest_checkpoint():
+    """The newest checkpoint of the run, fine-tuning's first; None when there is none yet."""
+    from core.checkpointing import checkpoint_candidates  # pylint: disable=import-outside-toplevel
+    from training.transfer import FINE_TUNE_DIRECTORY  # pylint: disable=import-outside-toplevel
+
+    directories = [FLAGS.model_dir] + ([os.path.join(FLAGS.model_dir, FINE_TUNE_DIRECTORY)]
+                                       if FLAGS.unfreeze_from else [])
+    for directory in reversed(directories):
+        candidates = checkpoint_candidates(directory)
+        if candidates:
+            return candidates[0]
+    return None
+
+
+def _main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines (checkpoint sharding...).
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
