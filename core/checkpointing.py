@@ -9,14 +9,14 @@ back to the newest checkpoint that reads back whole, and says so.
 
 Restoring never starts silently from scratch over a run: when checkpoint files exist but none
 can be read, or one was written by another model, it raises CheckpointError naming the file.
-Saving refuses weights that hold NaN or Inf, so the newest checkpoint is always a usable one.
+Saving refuses weights that hold NaN or Inf, so the newest checkpoint is always a usable one. A
+save the disk refuses (full, read-only) raises StorageError and leaves no partial files; what
+killed saves left is removed when a run holding the directory's lock opens it.
 """
 
-import contextlib
 import glob
 import os
 import re
-import shutil
 
 import keras
 import tensorflow as tf
@@ -24,6 +24,7 @@ import tensorflow as tf
 # tests/core/test_checkpointing.py fails loudly if its layout changes.
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
+from core.interrupted_saves import remove_interrupted_saves, remove_partial_save
 from core.run_config_store import RUN_CONFIG_FILE, run_config_path
 from core.run_lock import holds_run_directory_lock
 from core.storage_errors import StorageError, storage_error
@@ -74,7 +75,7 @@ class TrainingCheckpoint:
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.notes = []  # Lines for the run's log about what was found on disk.
         if holds_run_directory_lock(directory):  # No other process can be saving here.
-            removed = remove_interrupted_saves(directory)
+            removed = remove_interrupted_saves(directory, PREFIX, STATE_FILE)
             if removed:
                 self.notes.append(f"Removed what interrupted saves left in {directory}: {', '.join(removed)}")
         try:
@@ -142,7 +143,7 @@ class TrainingCheckpoint:
             problem = storage_error(os.path.join(self.directory, f"{PREFIX}-{step}"), error)
             if problem is None:
                 raise
-            removed = _remove_partial_save(self.directory, step)
+            removed = remove_partial_save(self.directory, step, PREFIX, STATE_FILE)
             kept = f"; the newest whole checkpoint, {self.latest_path}, is kept" if self.latest_path else ""
             raise StorageError(f"{problem}{kept}" + (f" (removed the partial {', '.join(removed)})"
                                                      if removed else "")) from None
@@ -209,38 +210,6 @@ def _saved_lists(reader) -> dict:
                               if attribute.name == "VARIABLE_VALUE"), None))
         lists[child.local_name] = [shapes.get(key) for key in keys]
     return lists
-
-
-def remove_interrupted_saves(directory) -> list:
-    """Deletes what saves killed midway left behind, and returns their names.
-
-    A save writes `ckpt-N_temp/` (then renamed away) and the state file through
-    `checkpoint.tmp<random>`; a kill leaves them, and they are never read. Call only while no
-    other process saves in `directory` (the run-directory lock).
-    """
-    leftovers = glob.glob(os.path.join(directory, f"{PREFIX}-*_temp")) + glob.glob(
-        os.path.join(directory, f"{STATE_FILE}.tmp*"))
-    return _delete(leftovers)
-
-
-def _remove_partial_save(directory, step) -> list:
-    """Deletes the files a failed save of `step` wrote, unless its index made it whole."""
-    prefix = os.path.join(directory, f"{PREFIX}-{step}")
-    partial = glob.glob(prefix + "_temp") + glob.glob(os.path.join(directory, f"{STATE_FILE}.tmp*"))
-    if not os.path.exists(prefix + ".index"):
-        partial += glob.glob(prefix + ".data-*") + glob.glob(prefix + ".index.tmp*")
-    return _delete(partial)
-
-
-def _delete(paths) -> list:
-    """Removes files and directories, and returns their base names, sorted."""
-    for path in paths:
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.remove(path)
-    return sorted(os.path.basename(path) for path in paths)
 
 
 def checkpoint_candidates(directory) -> list:
