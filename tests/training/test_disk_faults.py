@@ -8,6 +8,7 @@ root cannot write. Mounting needs root (CAP_SYS_ADMIN); elsewhere these tests sk
 
 import contextlib
 import os
+import re
 import subprocess
 import uuid
 
@@ -16,10 +17,11 @@ import pytest
 import tensorflow as tf
 
 from core.checkpointing import TrainingCheckpoint
+from core.run_config_store import write_run_config
 from core.run_lock import LOCK_NAME, RunDirectoryLockedError, run_directory_lock
 from core.storage_errors import StorageError
 from training import TrainConfig, run, train_and_evaluate
-from training.evaluation_report import REPORT_FILE
+from training.evaluation_report import REPORT_FILE, write_report
 
 TINY_RUN = dict(model="mlp", dataset="digits", batch_size=32, train_steps=10, warmup_steps=2, steps_per_loop=10,
                 eval_every=0, precision="float32", jit_compile="false")
@@ -108,3 +110,16 @@ def test_a_read_only_model_dir_is_refused_with_one_line_before_training(tmp_path
     # training.train prints it as "error: <message>" (tests/training/test_bad_inputs.py).
     assert str(error.value) == (f"cannot write {disk}/run/{LOCK_NAME}: the file system is read-only: pick a "
                                 "writable --model_dir")
+
+
+def test_run_config_and_report_on_a_full_disk_are_one_line_and_leave_no_temporary_file(tmp_path):
+    report = {"test_accuracy": 0.5, "num_examples": 2, "class_names": ["a", "b"],
+              "per_class": [], "confusion_matrix": [[1, 0], [1, 0]]}
+    with _tmpfs(tmp_path, "256k") as disk:
+        _fill(disk)
+        with pytest.raises(StorageError, match=rf"^cannot write {disk}/run_config.json: {re.escape(NO_SPACE)}$"):
+            write_run_config(str(disk), {"seed": 0, "model": "x" * 100_000})
+        with pytest.raises(StorageError, match=rf"^cannot write {disk}/(evaluation_report.json|confusion_matrix.png): "
+                                               rf"{re.escape(NO_SPACE)}$"):
+            write_report(dict(report, padding="x" * 100_000), str(disk))
+        assert sorted(os.listdir(disk)) == ["filler"]
