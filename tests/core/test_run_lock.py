@@ -1,5 +1,6 @@
 """One training process per run directory: refused while held, taken over when its owner died."""
 
+import errno
 import fcntl
 import json
 import os
@@ -140,3 +141,22 @@ def test_a_trainer_coming_back_as_pid_1_of_a_new_container_is_not_locked_out(tmp
 def test_object_store_paths_are_not_locked():
     with run_directory_lock("gs://bucket/run") as path:
         assert path is None
+
+
+def test_without_flock_support_the_host_and_pid_decide(tmp_path, monkeypatch):
+    def unsupported(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", unsupported)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / LOCK_NAME).write_text(json.dumps({"host": socket.gethostname(), "pid": sleeper.pid,
+                                                      "started": "then"}))
+        with pytest.raises(RunDirectoryLockedError, match=rf"another training process \(pid {sleeper.pid} on host"):
+            with run_directory_lock(str(tmp_path)):
+                pass
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    with run_directory_lock(str(tmp_path)) as path:  # Its owner is gone now.
+        assert json.loads(open(path).read())["pid"] == os.getpid()
