@@ -9,7 +9,9 @@ back to the newest checkpoint that reads back whole, and says so.
 
 Restoring never starts silently from scratch over a run: when checkpoint files exist but none
 can be read, or one was written by another model, it raises CheckpointError naming the file.
-Saving refuses weights that hold NaN or Inf, so the newest checkpoint is always a usable one.
+Saving refuses weights that hold NaN or Inf, so the newest checkpoint is always a usable one. A
+save the disk refuses (full, read-only) raises StorageError and leaves no partial files; what
+killed saves left is removed when a run holding the directory's lock opens it.
 """
 
 import glob
@@ -18,12 +20,21 @@ import re
 
 import keras
 import tensorflow as tf
+# The checkpoint format's object-graph proto (no public reader gives a node's checkpoint key);
+# tests/core/test_checkpointing.py fails loudly if its layout changes.
+from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+from core.interrupted_saves import remove_interrupted_saves, remove_partial_save
+from core.run_config_store import RUN_CONFIG_FILE, run_config_path
+from core.run_lock import holds_run_directory_lock
+from core.storage_errors import StorageError, storage_error
 
 PREFIX = "ckpt"
 STATE_FILE = "checkpoint"
 # Exceptions TensorFlow raises for checkpoint files that are missing, short or corrupt. The
 # reader's "Read less bytes than requested" for a short data file comes as IndexError.
 _UNREADABLE = (tf.errors.OpError, IndexError)
+_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 class CheckpointError(Exception):
@@ -63,6 +74,10 @@ class TrainingCheckpoint:
         self.trackables = trackables
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.notes = []  # Lines for the run's log about what was found on disk.
+        if holds_run_directory_lock(directory):  # No other process can be saving here.
+            removed = remove_interrupted_saves(directory, PREFIX, STATE_FILE)
+            if removed:
+                self.notes.append(f"Removed what interrupted saves left in {directory}: {', '.join(removed)}")
         try:
             self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
         except ValueError:  # An empty or half-written state file; the checkpoints may be fine.
@@ -103,6 +118,9 @@ class TrainingCheckpoint:
             if unreadable:
                 log(f"Restored {path} instead of the newer, unreadable {', '.join(unreadable)}")
             return path
+        if not problems and os.path.exists(run_config_path(self.restore_directory or self.directory)):
+            log(f"{self.restore_directory or self.directory} holds {RUN_CONFIG_FILE} but no checkpoint (the run "
+                "there stopped before its first one): starting from step 0")
         if problems:
             raise CheckpointError(f"no readable checkpoint in {self.restore_directory or self.directory}: "
                                   f"{'; '.join(problems)}. Move the directory away to start from scratch")
@@ -113,11 +131,22 @@ class TrainingCheckpoint:
 
         Raises:
           NonFiniteWeightsError: naming a variable that holds NaN or Inf; nothing is written.
+          StorageError: when the disk refuses the write (full, read-only); the partial files of
+            this save are removed and the earlier checkpoints stay.
         """
         bad = self.first_non_finite_variable()
         if bad is not None:
             raise NonFiniteWeightsError(bad, step)
-        return self.manager.save(checkpoint_number=step)
+        try:
+            return self.manager.save(checkpoint_number=step)
+        except (OSError, tf.errors.OpError) as error:
+            problem = storage_error(os.path.join(self.directory, f"{PREFIX}-{step}"), error)
+            if problem is None:
+                raise
+            removed = remove_partial_save(self.directory, step, PREFIX, STATE_FILE)
+            kept = f"; the newest whole checkpoint, {self.latest_path}, is kept" if self.latest_path else ""
+            raise StorageError(f"{problem}{kept}" + (f" (removed the partial {', '.join(removed)})"
+                                                     if removed else "")) from None
 
     def first_non_finite_variable(self) -> str | None:
         """The name of the first floating-point variable with a NaN or Inf value, or None."""
@@ -137,15 +166,17 @@ class TrainingCheckpoint:
 
         TensorFlow matches list elements by position only, so a checkpoint of another model
         fails late with an anonymous shape error, or not at all when the shapes happen to agree
-        in number; this names the variable instead.
+        in number; this names the variable instead. The saved list is read from the checkpoint's
+        object graph, not from key names: a variable also reachable by a shorter path (a weight
+        a model owns directly, every weight of a bare layer) is stored once under that path, so
+        its list position has no key of its own.
         """
         reader = tf.train.load_checkpoint(path)
-        shapes = reader.get_variable_to_shape_map()
+        saved_lists = _saved_lists(reader)
         for name, value in self.trackables.items():
             if not isinstance(value, (list, tuple)):
                 continue
-            saved = [shapes.get(f"{name}/{index}/.ATTRIBUTES/VARIABLE_VALUE") for index in range(len(shapes))]
-            saved = saved[: saved.index(None)] if None in saved else saved
+            saved = saved_lists.get(name, [])
             if len(saved) != len(value):
                 raise ValueError(f"it holds {len(saved)} {name}, this run has {len(value)} "
                                  "(a different model or architecture)")
@@ -155,6 +186,30 @@ class TrainingCheckpoint:
                     raise ValueError(f"{name}[{index}] ({label}) has shape {tuple(variable.shape)} here "
                                      f"but {tuple(saved_shape)} in the checkpoint (a different model or "
                                      "layer sizes)")
+
+
+def _saved_lists(reader) -> dict:
+    """{name: [shape per element]} of every list of variables the checkpoint's root holds.
+
+    The object graph (a TrackableObjectGraph proto, the checkpoint format's own record of what
+    was saved) lists the root's children; a list's children are named "0", "1", ... and each is
+    a node whose VARIABLE_VALUE attribute gives the key its tensor was stored under.
+    """
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor(_OBJECT_GRAPH_KEY))
+    shapes = reader.get_variable_to_shape_map()
+    lists = {}
+    for child in graph.nodes[0].children:
+        elements = {element.local_name: element.node_id for element in graph.nodes[child.node_id].children}
+        if not elements or not all(name.isdigit() for name in elements):
+            continue  # Not a list.
+        keys = []
+        for index in range(len(elements)):
+            node = graph.nodes[elements.get(str(index), 0)]
+            keys.append(next((attribute.checkpoint_key for attribute in node.attributes
+                              if attribute.name == "VARIABLE_VALUE"), None))
+        lists[child.local_name] = [shapes.get(key) for key in keys]
+    return lists
 
 
 def checkpoint_candidates(directory) -> list:

@@ -7,8 +7,11 @@ before touching a checkpoint, and refuses with a message naming every setting th
 Settings the caller declares changeable (how long to train, how often to log) may differ.
 """
 
+import contextlib
 import json
 import os
+
+from core.storage_errors import storage_error
 
 RUN_CONFIG_FILE = "run_config.json"
 
@@ -42,14 +45,23 @@ def read_run_config(directory) -> dict | None:
 
 
 def write_run_config(directory, values: dict):
-    """Writes `values` as the run's settings, atomically (a temporary file renamed into place)."""
-    os.makedirs(directory, exist_ok=True)
+    """Writes `values` as the run's settings, atomically (a temporary file renamed into place).
+
+    Raises:
+      StorageError: naming the file when the disk refuses it; no temporary file is left.
+    """
     path = run_config_path(directory)
     temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(values, file, indent=2, sort_keys=True)
-        file.write("\n")
-    os.replace(temporary, path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(values, file, indent=2, sort_keys=True)
+            file.write("\n")
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise (storage_error(path, error) or error) from None
 
 
 def differing_settings(stored: dict, values: dict, changeable) -> tuple[list, list]:

@@ -21,6 +21,10 @@ from training.schedules import LR_SCHEDULES
 JIT_COMPILE_CHOICES = ("auto", "true", "false", "loop")
 MIN_IMAGE_SIZE = 8
 MAX_IMAGE_SIZE = 1024  # A 1024x1024x3 image is 12 MB as float32, per example.
+# Counts (steps, batch size, replicas...) pass through int32 tensors (the steps of a compiled loop,
+# dataset sizes); a larger value fails deep inside TensorFlow, after run_config.json is written.
+MAX_INT = 2**31 - 1
+MAX_SEED = 2**32 - 1  # NumPy's seed range (keras.utils.set_random_seed seeds NumPy too).
 
 
 class ConfigError(ValueError):
@@ -82,8 +86,9 @@ class TrainConfig:
         _require_choice("on_nan", self.on_nan, NAN_POLICIES)
         for name in ("batch_size", "train_steps", "steps_per_loop", "keep_checkpoints"):
             _require_int(name, getattr(self, name), minimum=1)
-        for name in ("warmup_steps", "eval_every", "checkpoint_every", "seed", "num_replicas", "task_index"):
+        for name in ("warmup_steps", "eval_every", "checkpoint_every", "num_replicas", "task_index"):
             _require_int(name, getattr(self, name), minimum=0)
+        _require_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 10:
             raise ConfigError(f"--learning_rate={self.learning_rate!r}: must be a number in (0, 10)")
         if self.warmup_steps >= self.train_steps:
@@ -209,10 +214,10 @@ def _require_choice(name, value, choices):
         raise ConfigError(f"--{name}={value!r}: must be one of {', '.join(choices)}")
 
 
-def _require_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def _require_int(name, value, minimum, maximum=MAX_INT):
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ConfigError(f"--{name}={value!r}: must be {kind}")
+        raise ConfigError(f"--{name}={value!r}: must be {kind} no larger than {maximum}")
 
 
 def _require_number(name, value, allowed, accept):

@@ -13,6 +13,7 @@ from layers.freezing import resolve_block_index
 from layers.registry import resolve_model_class
 from training.config import ConfigError
 from training.tasks import task_class
+from training.tasks.classifier_checks import import_model_module
 from training.tasks.image_classification import ImageClassification
 
 
@@ -45,6 +46,7 @@ def _check_classification(config, model_given):
             raise ConfigError(f"--data_dir={config.data_dir!r}: no such directory")
     if model_given:
         return
+    import_model_module(config.model)  # Whatever a user's module raises on import, in one line.
     try:
         model_class = resolve_model_class(config.model)
     except ValueError as error:

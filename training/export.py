@@ -9,6 +9,8 @@ import shutil
 
 import tensorflow as tf
 
+from core.storage_errors import StorageError, storage_error
+
 EXPORT_DIRECTORY = "export"
 
 
@@ -23,6 +25,9 @@ def export_saved_model(model, directory, signatures) -> str:
 
     Returns:
       `directory`.
+
+    Raises:
+      StorageError: when the disk refuses the export (full, read-only); nothing partial is left.
     """
     module = tf.Module()
     # Every variable explicitly: tf.train tracking misses layers a Keras model holds in lists.
@@ -31,7 +36,15 @@ def export_saved_model(model, directory, signatures) -> str:
         setattr(module, f"signature_{index}", function)
     staging = directory + ".incomplete"
     shutil.rmtree(staging, ignore_errors=True)
-    tf.saved_model.save(module, staging, signatures=dict(signatures))
+    try:
+        tf.saved_model.save(module, staging, signatures=dict(signatures))
+    except BaseException as error:  # A full disk, a stop signal: no half export is left to fill the disk.
+        shutil.rmtree(staging, ignore_errors=True)
+        problem = storage_error(directory, error) if isinstance(error, Exception) else None
+        if problem is None:
+            raise
+        raise StorageError(f"{problem}; the checkpoints and the task's report are kept, and the run "
+                           "exports again when started again") from None
     previous = directory + ".previous"
     shutil.rmtree(previous, ignore_errors=True)
     if os.path.exists(directory):

@@ -4,17 +4,17 @@ One run-directory lock is held from the first phase's start until the export is 
 other process can take the directory while this one still writes into it.
 """
 
-import contextlib
 import dataclasses
 import os
 
 from core.cluster import remove_temporary_directory, write_directory
+from core.run_lock import deferred_release
 from training.environment_checks import check_environment
 from training.ema import averaged_weights
 from training.export import EXPORT_DIRECTORY, export_saved_model
 from training.run_strategy import create_run_strategy
 from training.tasks import create_task
-from training.training_phase import RunDirectoryHold, TrainResult, train_phase
+from training.training_phase import TrainResult, train_phase
 
 
 @dataclasses.dataclass
@@ -26,6 +26,9 @@ class RunResult:
     export_directory: str | None
 
 
+# The run directory's lock, taken by the first phase once its data are checked, stays until the report
+# and the export are written: one lock over every phase and everything after them.
+@deferred_release()
 def run_training(config, datasets=None, log=print, task=None) -> RunResult:
     """Trains `config.task`, phase after phase; reports on the test split; exports for serving.
 
@@ -43,28 +46,26 @@ def run_training(config, datasets=None, log=print, task=None) -> RunResult:
     check_environment(config, task)
     create_run_strategy(config)  # Before the data: it must precede TensorFlow's initialization.
     task = task or create_task(config, datasets=datasets, log=log)
-    with contextlib.ExitStack() as stack:
-        hold = RunDirectoryHold(stack)
-        result = train_phase(config, task, log, hold)
-        phase = getattr(task, "next_phase", lambda: None)()
-        while phase is not None:  # E.g. fine-tuning after a frozen-base phase.
-            phase_config, task = phase
-            result = train_phase(phase_config, task, log, hold)
-            phase = task.next_phase()
+    result = train_phase(config, task, log)
+    phase = getattr(task, "next_phase", lambda: None)()
+    while phase is not None:  # E.g. fine-tuning after a frozen-base phase.
+        phase_config, task = phase
+        result = train_phase(phase_config, task, log)
+        phase = task.next_phase()
 
-        # With --ema_decay the test figures are the averaged weights'; the report and export use them
-        # too. The report comes first: a failed export must not lose it. In a multi-worker job only
-        # the chief reports; every worker exports, the others into a temporary directory they delete
-        # (core/cluster.py).
-        report = export_directory = None
-        with averaged_weights(result.ema):
-            if result.is_chief and hasattr(task, "report"):
-                report = task.report(result.model, config.model_dir, log)
-            if config.export and hasattr(task, "serving_signatures"):
-                root = write_directory(config.model_dir, result.strategy)
-                export_directory = export_saved_model(result.model, os.path.join(root, EXPORT_DIRECTORY),
-                                                      task.serving_signatures(result.model))
-                remove_temporary_directory(root, config.model_dir)  # A non-chief's copy; never the chief's.
+    # With --ema_decay the test figures are the averaged weights'; the report and export use them
+    # too. The report comes first: a full disk or a stop during the export must not lose it. In a
+    # multi-worker job only the chief reports; every worker exports, the others into a temporary
+    # directory they delete (core/cluster.py).
+    report = export_directory = None
+    with averaged_weights(result.ema):
+        if result.is_chief and hasattr(task, "report"):
+            report = task.report(result.model, config.model_dir, log)
+        if config.export and hasattr(task, "serving_signatures"):
+            root = write_directory(config.model_dir, result.strategy)
+            export_directory = export_saved_model(result.model, os.path.join(root, EXPORT_DIRECTORY),
+                                                  task.serving_signatures(result.model))
+            remove_temporary_directory(root, config.model_dir)  # A non-chief's copy; never the chief's.
     if not result.is_chief:
         return RunResult(training=result, report=None, export_directory=None)
     if export_directory:

@@ -125,8 +125,33 @@ def config_from_flags() -> config_lib.TrainConfig:
     return config_lib.TrainConfig(**fields)
 
 
-
 def main(argv):
+    """Runs the script; SIGTERM/SIGINT in any phase end it cleanly with one line and status 0."""
+    # pylint: disable=import-outside-toplevel
+    from training.signals import StopSignal, stop_on_signals, stopped_outside_training_message
+
+    try:
+        with stop_on_signals():  # Outside the training loop a signal stops at once (training/signals.py).
+            _main(argv)
+    except StopSignal as stopped:  # Locks and partial outputs are gone by now; say where the run stands.
+        print(stopped_outside_training_message(stopped.signal_name, _newest_checkpoint()))
+
+
+def _newest_checkpoint():
+    """The newest checkpoint of the run, fine-tuning's first; None when there is none yet."""
+    from core.checkpointing import checkpoint_candidates  # pylint: disable=import-outside-toplevel
+    from training.tasks.transfer_learning import FINE_TUNE_DIRECTORY  # pylint: disable=import-outside-toplevel
+
+    directories = [FLAGS.model_dir] + ([os.path.join(FLAGS.model_dir, FINE_TUNE_DIRECTORY)]
+                                       if FLAGS.unfreeze_from else [])
+    for directory in reversed(directories):
+        candidates = checkpoint_candidates(directory)
+        if candidates:
+            return candidates[0]
+    return None
+
+
+def _main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's Python INFO lines (checkpoint sharding...).
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
@@ -141,6 +166,7 @@ def main(argv):
     from core.data import DatasetError
     from core.run_config_store import RunConfigMismatch
     from core.run_lock import RunDirectoryLockedError
+    from core.storage_errors import StorageError
     from layers.pretrained_weights import PretrainedWeightsError
     from training.jit import XlaCompileError
     from training.nan_policy import NonFiniteLossError
@@ -156,9 +182,11 @@ def main(argv):
     # Each message names the flag, file or step concerned and what to do; anything else (a bug,
     # an exhausted device) keeps its traceback. Unusable data files or splits; a run directory or
     # checkpoint of another run; NaN/Inf the --on_nan policy gives up on; an op XLA cannot
-    # compile; model, data and weights that disagree; a run directory another process trains in.
+    # compile; model, data and weights that disagree; a run directory another process trains in; a
+    # full or read-only disk.
     except (CheckpointError, DatasetError, RunConfigMismatch, NonFiniteLossError, XlaCompileError,
-            config_lib.ConfigError, PretrainedWeightsError, RunDirectoryLockedError, TaskError) as error:
+            config_lib.ConfigError, PretrainedWeightsError, RunDirectoryLockedError, StorageError,
+            TaskError) as error:
         sys.exit(f"error: {error}")
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
         if config.distribution_strategy != "multi_worker":

@@ -66,20 +66,6 @@ class TrainResult:
         return self.test_metrics["accuracy"]
 
 
-class RunDirectoryHold:
-    """Takes the run directory's lock once, into `stack`, and holds it as long as the stack: a run's
-    phases, report and export all happen under one lock (core/run_lock.py)."""
-
-    def __init__(self, stack):
-        self.stack = stack
-        self.held = False
-
-    def take(self, model_dir):
-        if not self.held:
-            self.stack.enter_context(run_directory_lock(model_dir))
-            self.held = True
-
-
 def train_and_evaluate(config, datasets=None, model_fn=None, log=print, task=None) -> TrainResult:
     """Trains `config.task` (image classification: `config.model` on `config.dataset`), evaluating
     as it goes, and tests the result.
@@ -105,25 +91,24 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print, task=Non
     """
     check_environment(config, task, model_given=model_fn is not None)
     task = task or create_task(config, datasets=datasets, model_fn=model_fn, log=log)
-    with contextlib.ExitStack() as stack:
-        return train_phase(config, task, log, RunDirectoryHold(stack))
+    return train_phase(config, task, log)
 
 
-def train_phase(config, task, log, hold: RunDirectoryHold) -> TrainResult:
-    """`train_and_evaluate` with the run directory's lock taken into `hold` (training/run.py holds
-    it beyond the phase)."""
+def train_phase(config, task, log) -> TrainResult:
+    """`train_and_evaluate` of a task object: one phase (training/run.py runs every phase)."""
     # --deterministic switches TensorFlow's op determinism on for the process; a caller's later
     # work (another run in a notebook, a sweep) gets the setting it had before. TF 2.21 exports
     # only enable_op_determinism; the query and the switch-off live in its framework module.
     was_deterministic = determinism.is_op_determinism_enabled()
     try:
-        return _train_phase(config, task, log, hold)
+        with contextlib.ExitStack() as held:  # The run directory's lock, once the chief takes it.
+            return _train_phase(config, task, log, held)
     finally:
         if not was_deterministic:
             determinism.disable_op_determinism()
 
 
-def _train_phase(config, task, log, hold) -> TrainResult:
+def _train_phase(config, task, log, held) -> TrainResult:
     # The run directory: refuse one holding a run made with incompatible settings before
     # anything else, and say which allowed settings changed.
     if has_checkpoint_files(config.model_dir):
@@ -177,8 +162,8 @@ def _train_phase(config, task, log, hold) -> TrainResult:
     check_task_batches(task, model, data, config)
     # From here on the chief holds the run directory; other workers write to their own temporary
     # directories (core/cluster.py).
-    if chief:
-        hold.take(config.model_dir)
+    if chief:  # Held to the end of the phase, or of an enclosing deferred_release (training/run.py).
+        held.enter_context(run_directory_lock(config.model_dir))
     log(data.description or f"Data: {type(task).__name__}")
     train_iterator = distribute_training_batches(strategy, data.train, config.batch_size)
     # The checkpoint holds the input's position when it can (the default strategy) and did before;

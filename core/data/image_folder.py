@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data.errors import DatasetError, file_error
+from core.data.image_files import DEFAULT_MAX_PIXELS, decode_image, too_many_pixels
 from core.data.pixel_splits import splits_from_pixels
 from core.data.splits import DatasetSplits, split_indices
 
@@ -81,11 +82,18 @@ def decode_images(paths, image_size) -> np.ndarray:
     """Decodes and resizes every image, in parallel, to uint8 [N, image_size, image_size, 3].
 
     Raises:
-      DatasetError: naming the files that cannot be read or decoded as JPEG/PNG.
+      DatasetError: naming the files that cannot be read or decoded as JPEG/PNG, or whose header
+        declares more than DEFAULT_MAX_PIXELS pixels (checked before anything is decoded).
     """
 
+    oversized = [(path, problem) for path in paths if (problem := too_many_pixels(path, DEFAULT_MAX_PIXELS))]
+    if oversized:
+        path, problem = oversized[0]
+        more = f" (and {len(oversized) - 1} more)" if len(oversized) > 1 else ""
+        raise DatasetError(f"{path}: {problem} an image may have when decoded{more}; shrink it or leave it out")
+
     def decode(index, path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        image = decode_image(tf.io.read_file(path), channels=3)  # The decoder prediction uses too.
         image = tf.image.resize(image, (image_size, image_size), antialias=True)
         return index, tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
 

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from core.checkpointing import CheckpointError, NonFiniteWeightsError, TrainingCheckpoint
+from core.run_lock import run_directory_lock
 from layers.models import MLP
 
 DATA_FILE = "ckpt-20.data-00000-of-00001"
@@ -167,3 +168,29 @@ def test_save_refuses_weights_with_nan(tmp_path):
         checkpoint.save(6)
     assert not list((tmp_path / "run").glob("ckpt-6*"))
     assert checkpoint.latest_path.endswith("ckpt-5")
+
+
+def test_leftovers_of_killed_saves_are_removed_once_the_directory_is_locked(saved_run, tmp_path):
+    run = _copy(saved_run, tmp_path)
+    (run / "ckpt-30_temp").mkdir()
+    (run / "ckpt-30_temp" / "part-00000-of-00001.data-00000-of-00001.tempstate123").write_bytes(b"\0" * 64)
+    (run / "checkpoint.tmp8a7b6c").write_text("model_checkpoint_path: ")
+    _checkpoint(run)  # Without the lock another process may be saving there: nothing is touched.
+    assert (run / "ckpt-30_temp").exists() and (run / "checkpoint.tmp8a7b6c").exists()
+    with run_directory_lock(str(run)):
+        checkpoint, _, step = _checkpoint(run)
+        lines = []
+        assert checkpoint.restore_latest(lines.append).endswith("ckpt-20")
+    assert lines == [f"Removed what interrupted saves left in {run}: checkpoint.tmp8a7b6c, ckpt-30_temp"]
+    assert not (run / "ckpt-30_temp").exists() and not (run / "checkpoint.tmp8a7b6c").exists()
+    assert int(step) == 20
+
+
+def test_a_run_directory_without_a_checkpoint_says_it_starts_from_step_0(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run_config.json").write_text("{}")
+    checkpoint, _, _ = _checkpoint(tmp_path / "run")
+    lines = []
+    assert checkpoint.restore_latest(lines.append) is None
+    assert lines == [f"{tmp_path}/run holds run_config.json but no checkpoint (the run there stopped before its "
+                     "first one): starting from step 0"]

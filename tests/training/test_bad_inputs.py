@@ -14,6 +14,7 @@ from core.data.digits import load_digits
 from core.data.splits import splits_from_arrays
 from core.data.validation import InvalidSplitsError
 from core.run_config_store import RunConfigMismatch
+from core.storage_errors import StorageError
 from layers.models import MLP
 from training import TrainConfig, train_and_evaluate
 from training.nan_policy import NonFiniteLossError
@@ -112,6 +113,7 @@ def test_data_is_checked_before_a_new_run_writes_anything(tmp_path):
     InvalidSplitsError("dataset 'toy', train split: is empty"),
     DatasetError("/data/cifar/data_batch_1: is truncated or not a pickle"),
     NonFiniteLossError("the training loss is nan at step 30 (--on_nan=stop); ..."),
+    StorageError("cannot write runs/a/ckpt-30: no space left on the device: free some space ..."),
 ], ids=lambda error: type(error).__name__)
 def test_script_prints_each_run_error_as_one_line(monkeypatch, tmp_path, error):
     from training import run

@@ -67,6 +67,25 @@ def test_bad_value_is_rejected_with_a_one_line_message(flag, value, message):
     assert "\n" not in text
 
 
+INTEGER_FLAGS = [name for name, field in TrainConfig.__dataclass_fields__.items() if field.type is int]
+
+
+@pytest.mark.parametrize("flag", INTEGER_FLAGS)
+def test_every_integer_flag_refuses_a_value_beyond_its_range(flag):
+    with pytest.raises(ConfigError, match=rf"^--{flag}=99999999999999999999: must be .*no larger than|"
+                                          rf"^--{flag}=99999999999999999999: must be 0 .* to 1024$"):
+        TrainConfig(**{flag: 99999999999999999999})
+
+
+def test_integer_limits_are_those_tensorflow_and_numpy_take():
+    assert TrainConfig(seed=2**32 - 1, train_steps=2**31 - 1).seed == 2**32 - 1
+    with pytest.raises(ConfigError, match=r"^--seed=4294967296: must be an integer >= 0 no larger than 4294967295$"):
+        TrainConfig(seed=2**32)
+    with pytest.raises(ConfigError, match=r"^--train_steps=2147483648: must be a positive integer no larger than "
+                                          r"2147483647$"):
+        TrainConfig(train_steps=2**31)
+
+
 def test_every_field_is_covered_by_a_bad_value():
     covered = {flag for flag, _, _ in BAD_VALUES}
     untestable = {"data_dir", "deterministic"}  # Any string / any boolean is acceptable here.

@@ -35,16 +35,18 @@ def _poisoned_model_fn(calls, poison_loss_at, poison_gradient_at=()):
             self.flatten = keras.layers.Flatten()
             self.hidden = keras.layers.Dense(32, activation="relu")
             self.classifier = keras.layers.Dense(num_classes)
+            # A weight the model owns itself, not a layer: `restore` must bring it back too.
+            self.logit_scale = self.add_weight(shape=(), initializer="ones", name="logit_scale")
 
         def call(self, images, training=False):
             hidden = self.hidden(self.flatten(images))
             if training:
                 call = calls.assign_add(1)
                 hidden = nan_gradient(hidden, tf.reduce_any(tf.equal(poison_gradient_at, call)))
-                logits = self.classifier(hidden)
+                logits = self.classifier(hidden) * self.logit_scale
                 poison = tf.where(tf.reduce_any(tf.equal(poison_loss_at, call)), np.nan, 0.0)
                 return logits + tf.cast(poison, logits.dtype)
-            return self.classifier(hidden)
+            return self.classifier(hidden) * self.logit_scale
 
     return PoisonedNet
 

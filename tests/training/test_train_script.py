@@ -32,6 +32,7 @@ def test_help_documents_every_flag():
     (["--no_such_flag=1"], "error: Unknown command line flag 'no_such_flag'"),
     (["stray_argument"], "error: unexpected arguments 'stray_argument'"),
     (["--freeze_base"], "error: --freeze_base=True: needs --pretrained_weights"),
+    (["--seed=99999999999999999999"], "error: --seed=99999999999999999999: must be an integer >= 0 no larger than"),
     # Found only once the data are loaded: the model cannot take 8x8 digits.
     (["--model=vgg16"], "error: --model='vgg16': cannot take --dataset=digits's images of shape (8, 8, 1)"),
 ])
@@ -75,15 +76,16 @@ def test_a_run_directory_in_use_is_refused_with_one_line(tmp_path):
 
     from core.run_lock import LOCK_NAME
 
+    from core.run_lock import run_directory_lock
+
     model_dir = tmp_path / "run"
-    model_dir.mkdir()
     # This test's own process stands for the trainer already using the directory.
-    (model_dir / LOCK_NAME).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                                                   "started": "2026-11-23T10:00:00+00:00"}))
-    result = _run([f"--model_dir={model_dir}", "--train_steps=2", "--warmup_steps=0", "--eval_every=0"])
+    with run_directory_lock(str(model_dir)):
+        started = json.loads((model_dir / LOCK_NAME).read_text())["started"]
+        result = _run([f"--model_dir={model_dir}", "--train_steps=2", "--warmup_steps=0", "--eval_every=0"])
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"error: --model_dir={model_dir}: another training process (pid {os.getpid()} on host "
-        f"{socket.gethostname()}, started 2026-11-23T10:00:00+00:00) is using it; wait for it to end or "
+        f"{socket.gethostname()}, started {started}) is using it; wait for it to end or "
         f"choose another --model_dir"]
     assert not list(model_dir.glob("ckpt-*"))

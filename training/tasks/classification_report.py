@@ -3,6 +3,7 @@
 Printed, and written to the run directory as evaluation_report.json and confusion_matrix.png.
 """
 
+import contextlib
 import json
 import os
 
@@ -10,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data import evaluation_dataset
+from core.storage_errors import storage_error
 
 REPORT_FILE = "evaluation_report.json"
 PLOT_FILE = "confusion_matrix.png"
@@ -72,14 +74,39 @@ def format_report(report) -> str:
 
 
 def write_report(report, directory) -> tuple:
-    """Writes evaluation_report.json and confusion_matrix.png into `directory`; returns their paths."""
+    """Writes evaluation_report.json and confusion_matrix.png into `directory`; returns their paths.
+
+    Each file is written under a temporary name and renamed into place, so a full disk or a stop
+    leaves the previous file or none, never half of one.
+
+    Raises:
+      StorageError: naming the file when the disk refuses it (full, read-only).
+    """
     os.makedirs(directory, exist_ok=True)
     report_path = os.path.join(directory, REPORT_FILE)
-    with open(report_path, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=1)
+    _write_atomically(report_path, lambda path: _dump_json(report, path))
     plot_path = os.path.join(directory, PLOT_FILE)
-    plot_confusion_matrix(np.asarray(report["confusion_matrix"]), report["class_names"], plot_path)
+    _write_atomically(plot_path, lambda path: plot_confusion_matrix(
+        np.asarray(report["confusion_matrix"]), report["class_names"], path))
     return report_path, plot_path
+
+
+def _dump_json(report, path):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
+
+
+def _write_atomically(path, write):
+    temporary = f"{path}.tmp-{os.getpid()}{os.path.splitext(path)[1]}"  # Keeps the extension matplotlib reads.
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        if isinstance(error, OSError):
+            raise (storage_error(path, error) or error) from None
+        raise
 
 
 def plot_confusion_matrix(matrix, class_names, path):

@@ -58,8 +58,9 @@ class ImageClassification:
         """The model of --model (or `model_fn`) with its weights: pretrained, frozen or restored
         from phase one as the transfer-learning flags say (training/tasks/transfer_learning.py)."""
         model_fn = self.model_fn or (lambda num_classes: create_model(self.config.model, num_classes))
+        model_flag = "model_fn" if self.model_fn else f"--model={self.config.model!r}"
         return transfer_learning.build_model(model_fn, self.config, self.splits, self.log,
-                                         phase_one=self.phase_one)
+                                             phase_one=self.phase_one, model_flag=model_flag)
 
     def compute_loss(self, model, batch, training):
         images, labels = batch

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from layers.freezing import freeze_base, unfreeze_base_from
 from layers.pretrained_weights import load_pretrained_weights
-from training.config import ConfigError
+from training.tasks.classifier_checks import create_checked_model
 
 FINE_TUNE_DIRECTORY = "fine_tune"
 
@@ -32,25 +32,20 @@ def fine_tuning_phase(config):
     return fine_tuning, phase_one
 
 
-def build_model(model_fn, config, splits, log, phase_one=None):
-    """The model of `model_fn(num_classes)`, its weights created for the dataset's images.
+def build_model(model_fn, config, splits, log, phase_one=None, model_flag=None):
+    """The model of `model_fn(num_classes)`, its weights created for the dataset's images and checked
+    against them (training/tasks/classifier_checks.py); `model_flag` names it in errors.
 
     Phase one (`phase_one` None) loads `config.pretrained_weights` and freezes the base if asked;
     phase two, `phase_one` = (checkpoint, unfreeze_from), restores phase one's final weights and
     unfreezes the base from that block.
 
     Raises:
-      ConfigError: when the model cannot take the dataset's images.
+      ConfigError: when the model does not fit the dataset's images and classes.
       PretrainedWeightsError: when the weight file does not fit the model.
     """
-    input_shape = tuple(splits.input_shape)
-    model = model_fn(splits.num_classes)
-    try:
-        model(tf.zeros((1,) + input_shape), training=False)  # Creates the weights.
-    except ValueError as error:
-        reason = str(error).strip().splitlines()[0]
-        raise ConfigError(f"--model={config.model!r}: cannot take --dataset={config.dataset}'s images of "
-                          f"shape {input_shape}: {reason}") from None
+    model = create_checked_model(model_fn, splits.num_classes, splits.input_shape, model_flag,
+                                 f"--dataset={config.dataset}")
     if phase_one:
         checkpoint, unfreeze_from = phase_one
         log(f"Fine-tuning from {checkpoint}: base unfrozen from {unfreeze_from}, "
