@@ -43,7 +43,7 @@ def main(argv):
     if FLAGS.max_image_pixels < 1:
         sys.exit(f"error: --max_image_pixels={FLAGS.max_image_pixels}: must be a positive integer")
     # The `training` package imported TensorFlow already, with its start-up notices captured.
-    from training.prediction import PredictError, predict_files  # pylint: disable=import-outside-toplevel
+    from training.tasks.exported_classifier import PredictError, predict_files  # pylint: disable=import-outside-toplevel
 
     try:
         lines = predict_files(FLAGS.model_dir, argv[1:], FLAGS.top_k, FLAGS.max_image_pixels)

@@ -22,7 +22,7 @@ from layers.pretrained_weights import PretrainedWeightsError
 from tests.layers.keras_weight_files import write_keras2_weights
 from training import ConfigError, TrainConfig
 from training.environment_checks import check_environment
-from training.prediction import PredictError, predict_files
+from training.tasks.exported_classifier import PredictError, predict_files
 from training.run import run_training
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,4 +1,5 @@
-"""Predictions from an exported model on image files: decode, resize, serve, rank the classes."""
+"""An exported image classifier used on image files: decode, resize, serve, rank the classes
+(the library of `python -m training.predict`)."""
 
 import os
 
