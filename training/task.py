@@ -13,9 +13,10 @@ and, when the task has them:
   build_metrics() -> {name: keras.metrics.Metric}   besides the loss, which the run always keeps
   update_metrics(metrics, batch, outputs)           inside the compiled step
   train_step(model, batch, step: StepTools)         the task's own step (several networks/optimizers)
-  build_optimizers(model, create_optimizer) -> {name: optimizer}   with its own step
+  build_optimizers(model, new_optimizer) -> {name: optimizer}   with its own step
   report(model, model_dir, log) -> dict             after training, on the chief, once
   serving_signatures(model) -> {name: tf.function}  the SavedModel export (`--export`)
+  serving_hint(export_directory) -> str             how to use the export, for the log line after it
   next_phase() -> (config, task) or None            another phase of training (fine-tuning)
 
 The run averages the per-example loss over the *global* batch, so replicas' summed gradients are
