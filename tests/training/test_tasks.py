@@ -186,6 +186,20 @@ def test_a_task_lacking_a_method_is_named(tmp_path, monkeypatch):
         train(tmp_path / "run", "tests.training.test_tasks:_NoDatasets")
 
 
+class _FailingConstructor(_Regression):
+    def __init__(self, config):
+        raise FileNotFoundError("vocabulary.txt\nsecond line")
+
+
+def test_a_task_whose_constructor_raises_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr("tests.training.test_tasks._FailingConstructor.__module__", __name__)
+    with pytest.raises(TaskError) as error:
+        train(tmp_path / "run", "tests.training.test_tasks:_FailingConstructor")
+    assert str(error.value) == ("--task='tests.training.test_tasks:_FailingConstructor': constructing it failed: "
+                                "FileNotFoundError: vocabulary.txt")
+    assert not (tmp_path / "run").exists()
+
+
 def test_integer_labels_of_any_rank_are_classes_and_float_labels_are_soft():
     logits = tf.math.log(tf.constant([[[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]]))  # [1, 2 tokens, 3 classes]
     tokens = tf.constant([[0, 2]])  # Integer labels [B, T]: a class per token, not a soft label.

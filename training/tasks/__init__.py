@@ -1,16 +1,11 @@
 """Built-in tasks by name; a user's task is named by its import path (training/task.py)."""
 
-from training.task import TaskError, resolve_task_class
+from training.task import TaskError, first_line, resolve_task_class
 
 
-def _image_classification():
-    from training.tasks.image_classification import ImageClassification  # pylint: disable=import-outside-toplevel
+from training.tasks.image_classification import ImageClassification
 
-    return ImageClassification
-
-
-# Name -> a function returning the class, so that naming a task imports only that task.
-BUILT_IN_TASKS = {"image_classification": _image_classification}
+BUILT_IN_TASKS = {"image_classification": ImageClassification}
 
 
 def task_class(name: str):
@@ -19,8 +14,6 @@ def task_class(name: str):
     Raises:
       TaskError: one line naming --task.
     """
-    if ":" not in name and name in BUILT_IN_TASKS:
-        return resolve_task_class(name, {name: BUILT_IN_TASKS[name]()})
     return resolve_task_class(name, BUILT_IN_TASKS)
 
 
@@ -41,6 +34,5 @@ def create_task(config, datasets=None, model_fn=None, log=print):
     except TaskError:
         raise
     except Exception as error:  # noqa: BLE001  A user's constructor may raise anything.
-        from training.task import first_line  # pylint: disable=import-outside-toplevel
         raise TaskError(f"--task={config.task!r}: constructing it failed: {type(error).__name__}: "
                         f"{first_line(error)}") from None
