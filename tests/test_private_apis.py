@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+
 from core import determinism, replica_agreement
+from tests.training.test_fused_optimizers import train_small_model
 from training import fused_optimizers
 from training.fused_optimizers import FusedAdam, FusedAdamW, FusedSGD, keras_slots
 
@@ -86,21 +88,8 @@ def _layer_path(variable):
 
 
 def _train(optimizer, steps=4):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.layers.Input((5,)), keras.layers.Dense(7, activation="tanh"),
-                              keras.layers.Dense(3)])
-    optimizer.build(model.trainable_variables)
-    inputs = tf.random.stateless_normal((16, 5), seed=(1, 2))
-    targets = tf.random.stateless_normal((16, 3), seed=(3, 4))
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(inputs) - targets))
-        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
-
-    for _ in range(steps):
-        step()
+    """Weights and optimizer state after `steps` updates of test_fused_optimizers' small model."""
+    model, optimizer = train_small_model(optimizer, steps=steps)
     return [w.numpy() for w in model.weights + optimizer.variables]
 
 

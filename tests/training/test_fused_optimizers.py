@@ -21,7 +21,7 @@ PAIRS = {
 }
 
 
-def _train(optimizer, steps=6, jit_compile=False, seed=0):
+def train_small_model(optimizer, steps=6, jit_compile=False, seed=0):
     """A two-layer model trained `steps` times on fixed data; returns (model, optimizer)."""
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.layers.Input((5,)), keras.layers.Dense(7, activation="tanh"),
@@ -45,19 +45,19 @@ def _train(optimizer, steps=6, jit_compile=False, seed=0):
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_fused_steps_equal_keras_steps(name, jit_compile):
     keras_factory, fused_factory = PAIRS[name]
-    expected, expected_optimizer = _train(keras_factory(), jit_compile=jit_compile)
-    actual, actual_optimizer = _train(fused_factory(), jit_compile=jit_compile)
+    expected, expected_optimizer = train_small_model(keras_factory(), jit_compile=jit_compile)
+    actual, actual_optimizer = train_small_model(fused_factory(), jit_compile=jit_compile)
     for want, got in zip(expected.weights + expected_optimizer.variables,
                          actual.weights + actual_optimizer.variables):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2e-5, atol=1e-6, err_msg=got.path)
     # The weights moved: the comparison is not of two untouched models.
-    assert not np.allclose(actual.weights[0].numpy(), _train(fused_factory(), steps=0)[0].weights[0].numpy())
+    assert not np.allclose(actual.weights[0].numpy(), train_small_model(fused_factory(), steps=0)[0].weights[0].numpy())
 
 
 def test_checkpoints_interchange_with_keras_adam(tmp_path):
-    model, optimizer = _train(FusedAdam(0.01), steps=3)
+    model, optimizer = train_small_model(FusedAdam(0.01), steps=3)
     tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp_path / "ckpt"))
-    restored_model, restored = _train(keras.optimizers.Adam(0.01), steps=0, seed=1)
+    restored_model, restored = train_small_model(keras.optimizers.Adam(0.01), steps=0, seed=1)
     tf.train.Checkpoint(model=restored_model, optimizer=restored).read(str(tmp_path / "ckpt")).assert_consumed()
     for want, got in zip(optimizer.variables, restored.variables):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
@@ -89,7 +89,7 @@ def test_loss_scaling_skips_an_overflowed_step():
 
 
 def test_mirrored_replicas_take_the_single_device_step():
-    expected, _ = _train(FusedAdam(0.01), steps=3)
+    expected, _ = train_small_model(FusedAdam(0.01), steps=3)
     # The process's one 2-replica strategy (core/distribution.py: a second instance's collectives
     # would collide with the first's); tests/conftest.py provides the two logical CPU devices.
     strategy = create_strategy("mirrored", num_replicas=2)
