@@ -51,7 +51,8 @@ def test_fused_steps_equal_keras_steps(name, jit_compile):
                          actual.weights + actual_optimizer.variables):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2e-5, atol=1e-6, err_msg=got.path)
     # The weights moved: the comparison is not of two untouched models.
-    assert not np.allclose(actual.weights[0].numpy(), train_small_model(fused_factory(), steps=0)[0].weights[0].numpy())
+    untrained = train_small_model(fused_factory(), steps=0)[0]
+    assert not np.allclose(actual.weights[0].numpy(), untrained.weights[0].numpy())
 
 
 def test_checkpoints_interchange_with_keras_adam(tmp_path):
