@@ -10,6 +10,8 @@ from training.metrics import TaskMetrics
 from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 
 def test_dense_layer_step_is_three_matmuls():
     # Forward x @ W, and the two gradient matmuls dy @ W^T and x^T @ dy: 3 x 2mnk.
@@ -34,7 +36,7 @@ def _tapecraft_step(model, input_shape, batch_size):
     model(tf.zeros((1,) + input_shape))
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
-    step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("test", ImageClassification()), batch_size)
+    step = make_train_step(CLASSIFICATION, model, optimizer, TaskMetrics("test", CLASSIFICATION), batch_size)
     batch = (tf.zeros((batch_size,) + input_shape), tf.zeros((batch_size,), tf.int32))
     return step, batch, optimizer
 

@@ -15,6 +15,8 @@ from training.metrics import TaskMetrics
 from training.tasks.image_classification import ImageClassification
 from training.step import make_eval_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 GLOBAL_BATCH = 16
 
 
@@ -95,8 +97,8 @@ def test_two_workers_with_two_replicas_each_train_on_the_global_batches_of_one_r
 
 def _evaluate(strategy, model, split, global_batch):
     with strategy.scope():
-        metrics = TaskMetrics("eval", ImageClassification())
-    loop = make_eval_loop(make_eval_step(ImageClassification(), model, metrics), strategy, jit_compile=False)
+        metrics = TaskMetrics("eval", CLASSIFICATION)
+    loop = make_eval_loop(make_eval_step(CLASSIFICATION, model, metrics), strategy, jit_compile=False)
     loop(distribute_evaluation_batches(strategy, lambda batch_size: evaluation_dataset(split, batch_size),
                                        global_batch))
     return metrics.results()

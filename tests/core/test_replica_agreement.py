@@ -14,6 +14,8 @@ from training.tasks.image_classification import ImageClassification
 from training.optimizers import create_optimizer
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 
 class NormalizedNet(keras.Model):
     def __init__(self, num_classes):
@@ -33,10 +35,10 @@ def _replica_copies(strategy, variable):
 
 def _train(strategy, model, optimizer, images, labels, steps=1):
     """Runs `steps` steps on fixed (images, labels): replica r gets the r-th half of the batch."""
-    metrics = TaskMetrics("train", ImageClassification())
+    metrics = TaskMetrics("train", CLASSIFICATION)
     batches = strategy.distribute_datasets_from_function(
         lambda context: tf.data.Dataset.from_tensor_slices((images, labels)).batch(len(images) // 2).repeat())
-    step = make_train_step(ImageClassification(), model, optimizer, metrics, len(images))
+    step = make_train_step(CLASSIFICATION, model, optimizer, metrics, len(images))
     loop = make_train_loop(step, strategy, jit_compile=False)
     loop(iter(batches), tf.constant(steps))
 

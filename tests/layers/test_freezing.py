@@ -14,6 +14,8 @@ from training.metrics import TaskMetrics
 from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 
 def _built(model_class):
     model = model_class(num_classes=4)
@@ -66,7 +68,8 @@ def _batchnorm_statistics(model):
 def _train(model, steps, learning_rate=1e-3):
     optimizer = keras.optimizers.SGD(learning_rate)
     optimizer.build(model.trainable_variables)
-    train_step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("train", ImageClassification()), global_batch_size=4)
+    train_step = make_train_step(CLASSIFICATION, model, optimizer, TaskMetrics("train", CLASSIFICATION),
+                                 global_batch_size=4)
     rng = np.random.RandomState(0)
     for _ in range(steps):
         images = rng.uniform(0, 1, (4, 32, 32, 3)).astype(np.float32)

@@ -42,7 +42,8 @@ def train(model_dir, task, **settings):
 
 def progress_losses(lines):
     """The training loss of every progress line ("step 10/30 | loss 0.1234 | ...")."""
-    return [float(line.split("| loss ")[1].split()[0]) for line in lines if line.startswith("step ") and "| loss" in line]
+    return [float(line.split("| loss ")[1].split()[0]) for line in lines
+            if line.startswith("step ") and "| loss" in line]
 
 
 def checkpoint_numbers(path):

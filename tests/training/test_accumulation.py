@@ -12,6 +12,8 @@ from training.metrics import TaskMetrics
 from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 BATCH = 32
 
 # Largest difference in the weights' change over one step, K=4 against K=1, as a fraction of the
@@ -36,9 +38,9 @@ def _train(policy, grad_accum_steps, batches):
         model(tf.zeros((1, 8, 8, 1)))
     optimizer = precision_lib.wrap_for_loss_scaling(keras.optimizers.SGD(0.5, momentum=0.9), policy)
     optimizer.build(model.trainable_variables)
-    metrics = TaskMetrics("train", ImageClassification())
+    metrics = TaskMetrics("train", CLASSIFICATION)
     # Under XLA too: tests/training/test_xla.py runs accumulation in its compiled-step comparison.
-    step = tf.function(make_train_step(ImageClassification(), model, optimizer, metrics, BATCH, grad_accum_steps))
+    step = tf.function(make_train_step(CLASSIFICATION, model, optimizer, metrics, BATCH, grad_accum_steps))
     initial = [v.numpy() for v in model.trainable_variables]
     for batch in batches:
         step(batch)

@@ -13,6 +13,8 @@ from training.metrics import TaskMetrics
 from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 PRECISIONS = ["float32", "mixed_float16", "mixed_bfloat16"]
 BATCH = 32
 
@@ -74,8 +76,8 @@ def _clipped_step(policy, bound, strategy=None):
         optimizer = precision_lib.wrap_for_loss_scaling(keras.optimizers.SGD(1.0), policy)
         optimizer.build(model.trainable_variables)
         gradient_norm = keras.metrics.Mean()
-        step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("train", ImageClassification()), BATCH, clip_grad_norm=bound,
-                               gradient_norm=gradient_norm)
+        step = make_train_step(CLASSIFICATION, model, optimizer, TaskMetrics("train", CLASSIFICATION), BATCH,
+                               clip_grad_norm=bound, gradient_norm=gradient_norm)
 
     @tf.function
     def run(batch):

@@ -13,6 +13,8 @@ from training.metrics import TaskMetrics
 from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 DECAY = 0.9
 
 
@@ -93,7 +95,7 @@ def _ema_after_steps(strategy, batch):
         optimizer = keras.optimizers.SGD(0.1)
         optimizer.build(model.trainable_variables)
         ema = ExponentialMovingAverage(model.trainable_variables, DECAY)
-        step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("train", ImageClassification()), 32, ema=ema)
+        step = make_train_step(CLASSIFICATION, model, optimizer, TaskMetrics("train", CLASSIFICATION), 32, ema=ema)
 
     @tf.function
     def run(distributed_batch):

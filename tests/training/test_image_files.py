@@ -23,7 +23,8 @@ CLASS_NAMES = ("a", "b", "c")
 def _export(model_dir, channels):
     model = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(3)])
     model(tf.zeros((1, 8, 8, channels)))
-    export_saved_model(model, str(model_dir / "export"), image_classifier_signatures(model, (8, 8, channels), CLASS_NAMES))
+    signatures = image_classifier_signatures(model, (8, 8, channels), CLASS_NAMES)
+    export_saved_model(model, str(model_dir / "export"), signatures)
     return model
 
 

@@ -13,6 +13,8 @@ from training.tasks.image_classification import ImageClassification
 from training.optimizers import create_optimizer
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 BATCH = 16
 
 
@@ -25,8 +27,8 @@ def _setup(model_name, jit_compile, seed=0):
     model(tf.zeros((1, 8, 8, 1)))
     optimizer = create_optimizer("adam", 1e-2)
     optimizer.build(model.trainable_variables)
-    metrics = TaskMetrics("train", ImageClassification())
-    loop = make_train_loop(make_train_step(ImageClassification(), model, optimizer, metrics, BATCH), strategy, jit_compile)
+    metrics = TaskMetrics("train", CLASSIFICATION)
+    loop = make_train_loop(make_train_step(CLASSIFICATION, model, optimizer, metrics, BATCH), strategy, jit_compile)
     iterator = iter(training_dataset(data.train, data.num_examples["train"], BATCH, seed))
     return model, loop, iterator
 

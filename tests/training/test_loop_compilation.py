@@ -15,6 +15,8 @@ from training.metrics import TaskMetrics
 from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 BATCH = 16
 CPU = DeviceInfo("cpu", "test CPU", 1)
 GPU = DeviceInfo("gpu", "test GPU", 1, (8, 0))
@@ -30,8 +32,8 @@ def _setup(compile_loop, accumulate=1):
     # rounding difference between two XLA programs into a full-size step.
     optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
     optimizer.build(model.trainable_variables)
-    metrics = TaskMetrics("train", ImageClassification())
-    step = make_train_step(ImageClassification(), model, optimizer, metrics, BATCH, grad_accum_steps=accumulate)
+    metrics = TaskMetrics("train", CLASSIFICATION)
+    step = make_train_step(CLASSIFICATION, model, optimizer, metrics, BATCH, grad_accum_steps=accumulate)
     loop = make_train_loop(step, tf.distribute.get_strategy(), True, compile_loop=compile_loop)
     iterator = iter(training_dataset(data.train, data.num_examples["train"], BATCH, seed=0))
     return model, optimizer, metrics, loop, iterator

@@ -14,6 +14,8 @@ from training.tasks.image_classification import ImageClassification
 from training.schedules import WarmupSchedule
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 BATCH = 32
 
 
@@ -60,8 +62,8 @@ def _float16_run(optimizer, global_batch_size=BATCH, with_toolbox=False, policy=
         model(tf.zeros((1, 8, 8, 1)))
     optimizer.build(model.trainable_variables)
     ema = ExponentialMovingAverage(model.trainable_variables, 0.9) if with_toolbox else None
-    metrics, gradient_norm = TaskMetrics("train", ImageClassification()), keras.metrics.Mean()
-    step = make_train_step(ImageClassification(), model, optimizer, metrics, global_batch_size,
+    metrics, gradient_norm = TaskMetrics("train", CLASSIFICATION), keras.metrics.Mean()
+    step = make_train_step(CLASSIFICATION, model, optimizer, metrics, global_batch_size,
                            grad_accum_steps=2 if with_toolbox else 1,
                            clip_grad_norm=1e3 if with_toolbox else 0.0, gradient_norm=gradient_norm, ema=ema)
     return types.SimpleNamespace(model=model, step=tf.function(step), metrics=metrics, ema=ema,

@@ -6,9 +6,10 @@ import pytest
 import tensorflow as tf
 
 from training.metrics import TaskMetrics
-from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
-from training.tasks.image_classification import classification_loss, hard_labels
+from training.tasks.image_classification import ImageClassification, classification_loss, hard_labels
+
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
 
 
 def test_one_hot_soft_labels_give_the_sparse_loss():
@@ -36,8 +37,8 @@ def test_train_step_updates_metrics_from_either_label_kind(soft):
     model(images)
     optimizer = keras.optimizers.SGD(0.0)  # No update: the metrics can be checked against the same logits.
     optimizer.build(model.trainable_variables)
-    metrics = TaskMetrics("train", ImageClassification())
-    step = tf.function(make_train_step(ImageClassification(), model, optimizer, metrics, global_batch_size=8))
+    metrics = TaskMetrics("train", CLASSIFICATION)
+    step = tf.function(make_train_step(CLASSIFICATION, model, optimizer, metrics, global_batch_size=8))
     step((images, tf.one_hot(labels, 3) * 0.9 + 0.1 / 3 if soft else labels))
 
     logits = model(images).numpy()

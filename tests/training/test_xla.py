@@ -21,6 +21,8 @@ from training.metrics import TaskMetrics
 from training.tasks.image_classification import ImageClassification
 from training.step import make_train_step
 
+CLASSIFICATION = ImageClassification()  # Its loss and accuracy; no data or model is built.
+
 # Largest difference in the weights' change (and the averages) after 3 steps, XLA against the
 # graph step, as a fraction of the largest change. XLA fuses and reorders the arithmetic, which
 # moves float32's last bits (measured 7e-7); in bfloat16 it rounds intermediates differently
@@ -39,8 +41,8 @@ def _train_with_toolbox(policy, jit_compile, batches):
     optimizer = precision_lib.wrap_for_loss_scaling(keras.optimizers.SGD(0.1, momentum=0.9), policy)
     optimizer.build(model.trainable_variables)
     ema = ExponentialMovingAverage(model.trainable_variables, 0.9)
-    step = make_train_step(ImageClassification(), model, optimizer, TaskMetrics("train", ImageClassification()), 32, grad_accum_steps=2,
-                           clip_grad_norm=1.0, gradient_norm=keras.metrics.Mean(), ema=ema)
+    step = make_train_step(CLASSIFICATION, model, optimizer, TaskMetrics("train", CLASSIFICATION), 32,
+                           grad_accum_steps=2, clip_grad_norm=1.0, gradient_norm=keras.metrics.Mean(), ema=ema)
     compiled = tf.function(step, jit_compile=jit_compile)
     initial = [v.numpy() for v in model.trainable_variables]
     for batch in batches:
