@@ -11,8 +11,7 @@ from tensorflow.python.framework import config as tf_framework_config
 from core import precision as precision_lib
 from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
 from core.cluster import is_chief, remove_temporary_directory, write_directory
-from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
-                       training_dataset)
+from core.data import evaluation_dataset, load_dataset, training_input
 from core.data.validation import validate_splits
 from core.run_lock import run_directory_lock
 from core.devices import detect_device
@@ -113,11 +112,8 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
     log(_describe_data(datasets, config))
 
     def make_training_batches(batch_size):
-        return training_dataset(
-            datasets.train, datasets.num_examples["train"], batch_size, config.seed,
-            augment=create_augmentation(config.augment, datasets.input_shape),
-            mix_batches=create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, datasets.num_classes),
-            examples=datasets.train_examples)
+        return training_input(datasets, batch_size, config.seed, config.augment, config.mixup_alpha,
+                              config.cutmix_alpha)
 
     train_iterator = distribute_training_batches(strategy, make_training_batches, config.batch_size)
     # The checkpoint holds the input's position when it can (the default strategy) and did before;
