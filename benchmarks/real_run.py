@@ -1,0 +1,69 @@
+"""A whole `train_and_evaluate` run, timed between its progress lines: the speed a user gets.
+
+The step benchmarks time a compiled loop on a prepared iterator. A user's run also builds its
+input with `core.data.training_input`, crosses a host boundary every `steps_per_loop` steps (the
+step counter and metrics read back, the progress line, TensorBoard scalars) and shares the CPU
+with the input threads. This runner calls the public `train_and_evaluate` with a `log` that
+notes when each progress line arrives; a line is printed after the loop's values were read
+back, so the clock stops after the device finished.
+"""
+
+import re
+import shutil
+import tempfile
+import time
+
+from training.config import TrainConfig
+from training.train_lib import train_and_evaluate
+
+_PROGRESS_LINE = re.compile(r"^step (\d+)/\d+ \|")
+
+
+class TrainAndEvaluateRunner:
+    """`train_and_evaluate` on in-memory splits; one whole run per `run(calls)`.
+
+    `run(calls)` trains calls + 1 loops of `steps_per_loop` steps in a fresh run directory and
+    returns the time from the end of the first loop (tracing, compilation) to the end of the
+    last, like `KerasFitRunner` does for `fit`. Evaluation and the checkpoint come after the
+    last line, so they are not timed.
+
+    Args:
+      splits: the DatasetSplits to train on (`benchmarks.inputs.workload_splits`).
+      model_fn: num_classes -> model, as `train_and_evaluate` takes it (a user's own model).
+      batch_size: global batch size.
+      precision: a `--precision` value.
+      jit_compile: a `--jit_compile` value (auto resolves as in any run).
+      steps_per_loop: steps per loop.
+      log: optional function receiving the run's lines.
+    """
+
+    needs_warmup = False  # Every run compiles afresh and its first loop is not timed.
+
+    def __init__(self, splits, model_fn, batch_size, precision, jit_compile, steps_per_loop, log=None):
+        self.steps_per_call = steps_per_loop
+        self._splits, self._model_fn, self._log = splits, model_fn, log
+        self._settings = dict(batch_size=batch_size, precision=precision, jit_compile=jit_compile,
+                              steps_per_loop=steps_per_loop, eval_every=0, checkpoint_every=0, warmup_steps=0,
+                              export=False)
+        self.lines = []  # The progress lines of the last run.
+        self.result = None  # The TrainResult of the last run.
+
+    def run(self, calls):
+        model_dir = tempfile.mkdtemp(prefix="tapecraft-benchmark-run-")
+        ends, self.lines = [], []
+
+        def note(line):
+            if _PROGRESS_LINE.match(line):
+                ends.append(time.perf_counter())
+                self.lines.append(line)
+            if self._log:
+                self._log(line)
+
+        config = TrainConfig(model_dir=model_dir, train_steps=(calls + 1) * self.steps_per_call, **self._settings)
+        try:
+            self.result = train_and_evaluate(config, datasets=self._splits, model_fn=self._model_fn, log=note)
+        finally:
+            shutil.rmtree(model_dir, ignore_errors=True)
+        if len(ends) != calls + 1:
+            raise RuntimeError(f"expected {calls + 1} progress lines, got {len(ends)}: {self.lines}")
+        return ends[-1] - ends[0], calls * self.steps_per_call
