@@ -2,13 +2,15 @@
 
 A tf.data iterator checkpoint stores every buffer in the pipeline. Shuffling images with a
 full-epoch buffer (and `.cache()` before it) put the whole training split into every
-checkpoint: ~0.7 GB each for CIFAR-10. Shuffling the indices 0..N-1 and gathering the examples
-afterwards keeps the checkpoint to N int64 indices plus the prefetched batches (~6 MB).
+checkpoint: ~0.7 GB each for CIFAR-10. Permuting the indices 0..N-1 and gathering the examples
+afterwards keeps the checkpoint to a batch counter plus the prefetched batches.
 
-Gathering costs little when it is done a batch at a time: the indices are batched first and one
-`tf.gather` reads a whole batch. Mapping a function over every example instead costs tf.data
-~10 us of bookkeeping per example, which capped the input at ~41k examples/s on 2 cores and took
-cores from the training step (issue 13: the MLP trained at 0.65x Keras `fit`).
+Gathering costs little when it is done a batch at a time: each batch's indices are computed
+(`tf.random.experimental.index_shuffle`, a seeded bijection of 0..N-1 per epoch) and one
+`tf.gather` reads the batch. A tf.data map over every example instead pays the framework's
+per-element overhead N times per epoch, on the same 2 cores the training step needs: it made a
+784-512-512-10 MLP train at 0.65x Keras `fit` (issue 13; benchmarks/RESULTS.md, "The path users
+take", measures the path as it is now).
 """
 
 import dataclasses

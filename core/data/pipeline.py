@@ -31,10 +31,12 @@ def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int,
     """Shuffled, endlessly repeated, fixed-size batches for the training loop.
 
     Every epoch is a full permutation whose order depends only on `seed`. With `examples` (a
-    split held in memory) the permutation is of indices; otherwise a shuffle buffer as large as
-    the split holds the examples themselves, and every checkpoint of the iterator stores that
-    buffer. Batches drop the remainder so every compiled step sees the same shape (XLA compiles
-    once per shape).
+    split held in memory) the permutation is of indices, the iterator's state is a counter, and
+    without augmentation each batch is one gather (`InMemoryExamples.shuffled_batches`);
+    crop/flip draw per example, so with `augment` examples are augmented one by one before
+    batching. Without `examples` a shuffle buffer as large as the split holds the examples
+    themselves, and every checkpoint of the iterator stores that buffer. Batches drop the
+    remainder so every compiled step sees the same shape (XLA compiles once per shape).
 
     Args:
       split: unbatched (image, label) examples.
