@@ -125,6 +125,12 @@ def create_runner(variant, workload, policy, jit_setting, device, splits):
                         model="tapecraft" if not stock else "user")
 
 
+def cpu_split(runner) -> dict:
+    """{"cpu_ms_per_step": ...} for a whole-run runner when /proc gave the figures, else {}."""
+    split = runner.median_cpu_ms_per_step()
+    return {"cpu_ms_per_step": split} if split else {}
+
+
 def print_speedups(records):
     """tapecraft over the best Keras fit setting, with a Keras user's model and optimizer and with
     tapecraft's (the loop alone), at its precision and in float32."""
@@ -205,8 +211,9 @@ def main(argv):
     records = []
     for label, runner in runners.items():
         policy = facts[label]["precision"]
-        if getattr(runner, "result", None) is not None:  # A whole run: what its XLA rule chose.
+        if getattr(runner, "result", None) is not None:  # A whole run: what its XLA rule chose, where the CPU went.
             facts[label]["jit_compile"] = runner.result.jit_compile
+            facts[label].update(cpu_split(runner))
         records.append(results.make_record(
             environment, timings[label], script="compare", label=label, workload=workload.name,
             batch_size=batch_size, num_replicas=1, step_flops=step_flops.get(policy),
@@ -220,6 +227,10 @@ def main(argv):
         ("tapecraft is", lambda r: f"{r['speedup_of_tapecraft']:.2f}x" if "speedup_of_tapecraft" in r
          else "-")]))
     print_speedups(records)
+    for record in records:
+        if "cpu_ms_per_step" in record:
+            print(f"{record['label']}: CPU ms per step by thread: " + ", ".join(
+                f"{group} {ms:.2f}" for group, ms in record["cpu_ms_per_step"].items()))
     script_flags.write_outputs(records, f"{workload.name}: tapecraft vs Keras fit vs eager")
 
 

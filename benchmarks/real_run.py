@@ -9,10 +9,12 @@ back, so the clock stops after the device finished.
 """
 
 import re
+import statistics
 import shutil
 import tempfile
 import time
 
+from benchmarks.thread_time import milliseconds_per_step, thread_cpu_seconds
 from training.config import TrainConfig
 from training.train_lib import train_and_evaluate
 
@@ -47,14 +49,16 @@ class TrainAndEvaluateRunner:
                               export=False)
         self.lines = []  # The progress lines of the last run.
         self.result = None  # The TrainResult of the last run.
+        self.cpu_ms_per_step = []  # Per timed run: {thread group: CPU ms per step} (thread_time.py).
 
     def run(self, calls):
         model_dir = tempfile.mkdtemp(prefix="tapecraft-benchmark-run-")
-        ends, self.lines = [], []
+        ends, cpu, self.lines = [], [], []
 
         def note(line):
             if _PROGRESS_LINE.match(line):
                 ends.append(time.perf_counter())
+                cpu.append(thread_cpu_seconds())
                 self.lines.append(line)
             if self._log:
                 self._log(line)
@@ -66,4 +70,13 @@ class TrainAndEvaluateRunner:
             shutil.rmtree(model_dir, ignore_errors=True)
         if len(ends) != calls + 1:
             raise RuntimeError(f"expected {calls + 1} progress lines, got {len(ends)}: {self.lines}")
-        return ends[-1] - ends[0], calls * self.steps_per_call
+        steps = calls * self.steps_per_call
+        self.cpu_ms_per_step.append(milliseconds_per_step(cpu[0], cpu[-1], steps))
+        return ends[-1] - ends[0], steps
+
+    def median_cpu_ms_per_step(self) -> dict | None:
+        """{thread group: median CPU ms per step} over the runs so far (each after its first loop)."""
+        runs = [split for split in self.cpu_ms_per_step if split]
+        if not runs:
+            return None
+        return {group: statistics.median(split[group] for split in runs) for group in runs[0]}

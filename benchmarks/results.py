@@ -65,6 +65,8 @@ OPTIONAL_FIELDS = {
               "progress lines)"),
     "step_alone_examples_per_second": (_NUMBER, "throughput: median of the same configuration's step on "
                                        "synthetic data"),
+    "cpu_ms_per_step": ((dict,), "train_and_evaluate runs: median CPU ms per step by thread: main (host loop), "
+                        "tf_Compute (tf.data and the graph executor), compute (oneDNN/Eigen/XLA pools)"),
     "fit_setup": ((str,), "compare, fit variants: keras (keras.optimizers.Adam, stock-layer model where "
                   "benchmarks/keras_reference.py has one) or tapecraft (tapecraft's model and Adam)"),
 }

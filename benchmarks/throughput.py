@@ -164,14 +164,20 @@ def main(argv):
         print(f"peak {dtype}: {rate / 1e9:,.1f} GFLOP/s ({label})")
 
     records = []
-    for label, (_, facts, _) in built.items():
+    for label, (runner, facts, _) in built.items():
         peak = peaks.get(compute_dtype(facts["precision"]), (None, None))[0]
+        split = runner.median_cpu_ms_per_step() if facts["timed"] == "train_and_evaluate" else None
         records.append(results.make_record(environment, timings[label], script="throughput", label=label,
-                                           step_flops=step_flops[label], peak_flops_per_second=peak, **facts))
+                                           step_flops=step_flops[label], peak_flops_per_second=peak, **facts,
+                                           **({"cpu_ms_per_step": split} if split else {})))
     ratios = real_path_ratios(records)
     print(report.format_table(records))
     for label, ratio in ratios.items():
         print(f"{label}: {ratio:.2f}x the step alone")
+    for record in records:
+        if "cpu_ms_per_step" in record:
+            print(f"{record['label']}: CPU ms per step by thread: " + ", ".join(
+                f"{group} {ms:.2f}" for group, ms in record["cpu_ms_per_step"].items()))
     script_flags.write_outputs(records, "tapecraft training step throughput")
     if FLAGS.fail_below and any(ratio < FLAGS.fail_below for ratio in ratios.values()):
         sys.exit(f"error: a train_and_evaluate run is below --fail_below={FLAGS.fail_below} of the step alone")

@@ -29,6 +29,8 @@ def test_a_run_is_timed_from_its_first_progress_line_to_its_last():
     # model through model_fn, 3 loops of 3 steps: the untimed first loop and the 2 timed ones.
     assert len(built) == 3 and runner.result.model is built[-1]
     assert runner.result.final_step == 9 and len(runner.lines) == 3 and runner.lines[-1].startswith("step 9/9 |")
+    split = runner.median_cpu_ms_per_step()
+    assert split["compute"] + split["tf_Compute"] + split["main"] > 0
 
 
 def test_the_keras_users_pipeline_reads_the_training_arrays_shuffled():
@@ -53,3 +55,17 @@ def test_the_real_path_ratio_pairs_each_run_with_its_step_alone():
                record("bf16 run", "train_input", "train_and_evaluate", 30_000.0, precision="mixed_bfloat16")]
     assert real_path_ratios(records) == {"run": 0.9}  # The bfloat16 run has no step alone to compare with.
     assert records[2]["step_alone_examples_per_second"] == 40_000.0
+
+
+def test_thread_time_splits_this_process_cpu_by_kind_of_thread():
+    from benchmarks.thread_time import GROUPS, milliseconds_per_step, thread_cpu_seconds
+
+    before = thread_cpu_seconds()
+    total = 0
+    for value in range(3_000_000):  # Busy the main thread only.
+        total += value
+    after = thread_cpu_seconds()
+    split = milliseconds_per_step(before, after, steps=10)
+    assert set(split) == set(GROUPS) and all(ms >= 0 for ms in split.values())
+    assert split["main"] > 0 and split["main"] >= split["compute"]
+    assert milliseconds_per_step(None, after, 10) is None

@@ -89,3 +89,5 @@ def test_the_real_path_guard_prints_its_ratio_and_fails_below_the_bar(tmp_path):
     assert run["step_alone_examples_per_second"] == lines[("synthetic", "step")]["examples_per_second"]["median"]
     ratio = run["examples_per_second"]["median"] / run["step_alone_examples_per_second"]
     assert f"{run['label']}: {ratio:.2f}x the step alone" in result.stdout
+    assert set(run["cpu_ms_per_step"]) == {"main", "tf_Compute", "compute"}
+    assert f"{run['label']}: CPU ms per step by thread: main " in result.stdout
