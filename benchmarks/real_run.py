@@ -15,8 +15,7 @@ import tempfile
 import time
 
 from benchmarks.thread_time import milliseconds_per_step, thread_cpu_seconds
-from training.config import TrainConfig
-from training.train_lib import train_and_evaluate
+from training import TrainConfig, train_and_evaluate
 
 _PROGRESS_LINE = re.compile(r"^step (\d+)/\d+ \|")
 
