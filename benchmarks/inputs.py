@@ -8,6 +8,9 @@ a DatasetSplits (the workload's dataset, or in-memory arrays shaped like its dat
 user's arrays are), the same function the trainer calls.
 `--data=keras_input` is how a Keras user feeds `fit` from the same training arrays:
 `from_tensor_slices`, a full-split shuffle, batch, repeat, prefetch.
+`--data=per_example_input` reads the same splits the way `train_and_evaluate` did before issue 13:
+a shuffle buffer of indices and one tf.data map call (one gather) per example; beside
+`train_input` it shows what a per-example map costs the step.
 """
 
 import tensorflow as tf
@@ -16,7 +19,7 @@ from benchmarks.workloads import Workload, synthetic_examples
 from core.data import load_dataset, training_dataset, training_input
 from core.data.splits import split_indices, splits_from_arrays
 
-DATA_SOURCES = ("synthetic", "pipeline", "train_input", "keras_input")
+DATA_SOURCES = ("synthetic", "pipeline", "train_input", "keras_input", "per_example_input")
 
 # In-memory splits for `train_input`: 4,480 examples, 3,584 of them for training (80/10/10).
 USER_EXAMPLES = 4480
@@ -100,6 +103,19 @@ def keras_user_dataset(splits, batch_size: int, seed: int = 0) -> tf.data.Datase
     return dataset.batch(batch_size, drop_remainder=True).repeat().prefetch(tf.data.AUTOTUNE)
 
 
+def per_example_dataset(splits, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """Shuffled indices, one map call gathering each example, then batches (see the docstring)."""
+    examples = splits.train_examples
+    images, labels = tf.constant(examples.images), tf.constant(examples.labels)
+    order = tf.data.Dataset.range(len(examples)).shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+    def example(index):
+        image, label = tf.gather(images, index), tf.gather(labels, index)
+        return examples.transform(image, label) if examples.transform is not None else (image, label)
+
+    dataset = order.repeat().map(example, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
 def create_dataset(data: str, workload: Workload, batch_size: int, seed: int = 0, splits=None) -> tf.data.Dataset:
     """A dataset of global batches from the data source `data` (see the module docstring).
 
@@ -110,10 +126,12 @@ def create_dataset(data: str, workload: Workload, batch_size: int, seed: int = 0
         return repeated_batch_dataset(workload, batch_size, seed)
     if data == "pipeline":
         return pipeline_dataset(workload, batch_size, seed)
-    if data in ("train_input", "keras_input"):
+    if data in ("train_input", "keras_input", "per_example_input"):
         splits = splits or workload_splits(workload, seed)
         if data == "keras_input":
             return keras_user_dataset(splits, batch_size, seed)
+        if data == "per_example_input":
+            return per_example_dataset(splits, batch_size, seed)
         return training_input(splits, batch_size, seed)
     raise ValueError(f"unknown data source {data!r}; expected one of {', '.join(DATA_SOURCES)}")
 

@@ -27,7 +27,8 @@ RESULT_SCHEMA = {
     "jit_compile": ((bool, type(None)), "XLA for the step (None: not applicable)"),
     "steps_per_loop": ((int,), "training steps per host call (steps_per_execution for fit)"),
     "data": ((str,), "synthetic (one batch in device memory), pipeline, train_input (train_and_evaluate's "
-             "input) or keras_input (a Keras user's tf.data pipeline); benchmarks/inputs.py"),
+             "input), keras_input (a Keras user's tf.data pipeline) or per_example_input (a map call per example); "
+             "benchmarks/inputs.py"),
     "num_replicas": ((int,), "replicas the global batch is split over"),
     "examples_per_second": ((dict,), SPREAD + " of examples per second"),
     "ms_per_step": ((dict,), SPREAD + " of milliseconds per training step"),

@@ -32,7 +32,7 @@ flags.DEFINE_list("jit_compile", ["auto"], "XLA: auto (training.jit's rule), tru
                   "whole loop) or false.")
 flags.DEFINE_list("steps_per_loop", ["16"], "Training steps per compiled host call.")
 flags.DEFINE_list("data", ["synthetic"], "synthetic (one batch held in device memory), pipeline, train_input "
-                  "(train_and_evaluate's input) or keras_input; see benchmarks/inputs.py.")
+                  "(train_and_evaluate's input), keras_input or per_example_input; see benchmarks/inputs.py.")
 flags.DEFINE_list("timed", ["step"], "step (the compiled loop) and/or train_and_evaluate (whole runs, timed "
                   "between progress lines; with --data=train_input only).")
 flags.DEFINE_float("fail_below", 0.0, "Exit with status 1 when a train_and_evaluate run's examples/s is below "

@@ -45,6 +45,16 @@ def test_the_keras_users_pipeline_reads_the_training_arrays_shuffled():
     assert sorted(first_epoch) == sorted(train.labels) and not np.array_equal(first_epoch, train.labels)
 
 
+def test_the_per_example_baseline_reads_whole_epochs_of_the_training_split():
+    splits = workload_splits(TINY)
+    train = splits.train_examples
+    batches = create_dataset("per_example_input", TINY, len(train) // 4, splits=splits).take(4)
+    images, labels = (np.concatenate(parts) for parts in zip(*[(b[0].numpy(), b[1].numpy()) for b in batches]))
+    assert sorted(labels) == sorted(train.labels)
+    rows = {row.tobytes(): label for row, label in zip(train.images, train.labels)}
+    assert all(rows[image.tobytes()] == label for image, label in zip(images, labels))
+
+
 def test_the_real_path_ratio_pairs_each_run_with_its_step_alone():
     def record(label, data, timed, rate, precision="float32"):
         return dict(label=label, data=data, timed=timed, workload="mlp", batch_size=256, precision=precision,
