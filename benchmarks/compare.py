@@ -96,7 +96,7 @@ def create_runner(variant, workload, policy, jit_setting, device, splits):
                                         jit_setting, FLAGS.steps_per_loop)
         return runner, dict(facts, jit_compile=None, jit_reason="train_and_evaluate: --jit_compile="
                             + jit_setting)
-    dataset = create_dataset(data, workload, batch_size, splits=splits)
+    dataset = create_dataset(data, workload, batch_size, splits=splits, steps_per_loop=FLAGS.steps_per_loop)
     if variant.startswith("tapecraft"):
         model, optimizer = build_model(workload, policy,
                                        model_factory=create_reference_model if on_user_model else create_model)

@@ -116,11 +116,13 @@ def per_example_dataset(splits, batch_size: int, seed: int = 0) -> tf.data.Datas
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def create_dataset(data: str, workload: Workload, batch_size: int, seed: int = 0, splits=None) -> tf.data.Dataset:
+def create_dataset(data: str, workload: Workload, batch_size: int, seed: int = 0, splits=None,
+                   steps_per_loop=None) -> tf.data.Dataset:
     """A dataset of global batches from the data source `data` (see the module docstring).
 
     Args:
       splits: the DatasetSplits `train_input` and `keras_input` read; `workload_splits` by default.
+      steps_per_loop: the loop's steps per call, which `train_input` reads ahead as the trainer's does.
     """
     if data == "synthetic":
         return repeated_batch_dataset(workload, batch_size, seed)
@@ -132,12 +134,13 @@ def create_dataset(data: str, workload: Workload, batch_size: int, seed: int = 0
             return keras_user_dataset(splits, batch_size, seed)
         if data == "per_example_input":
             return per_example_dataset(splits, batch_size, seed)
-        return training_input(splits, batch_size, seed)
+        return training_input(splits, batch_size, seed, steps_per_loop=steps_per_loop)
     raise ValueError(f"unknown data source {data!r}; expected one of {', '.join(DATA_SOURCES)}")
 
 
-def create_iterator(data: str, workload: Workload, batch_size: int, strategy, seed: int = 0):
+def create_iterator(data: str, workload: Workload, batch_size: int, strategy, seed: int = 0, steps_per_loop=None):
     """The iterator a compiled loop reads: a DeviceBatch, or the distributed pipeline's iterator."""
     if data == "synthetic":
         return DeviceBatch(*synthetic_batch(workload, batch_size, seed), strategy)
-    return iter(strategy.experimental_distribute_dataset(create_dataset(data, workload, batch_size, seed)))
+    dataset = create_dataset(data, workload, batch_size, seed, steps_per_loop=steps_per_loop)
+    return iter(strategy.experimental_distribute_dataset(dataset))

@@ -105,7 +105,8 @@ def build_runner(config, strategy, device):
                                         config["batch_size"], config["precision"], config["jit_compile"],
                                         config["steps_per_loop"])
     else:
-        iterator = create_iterator(config["data"], workload, config["batch_size"], strategy)
+        iterator = create_iterator(config["data"], workload, config["batch_size"], strategy,
+                                   steps_per_loop=config["steps_per_loop"])
         runner = TapecraftRunner(model, optimizer, strategy, iterator, config["batch_size"], jit_compile,
                                  config["steps_per_loop"], compile_loop)
     replicas = f" x{FLAGS.num_replicas} replicas" if FLAGS.num_replicas > 1 else ""

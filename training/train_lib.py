@@ -113,7 +113,7 @@ def _train_and_evaluate(config, datasets, model_fn, log, held) -> TrainResult:
 
     def make_training_batches(batch_size):
         return training_input(datasets, batch_size, config.seed, config.augment, config.mixup_alpha,
-                              config.cutmix_alpha)
+                              config.cutmix_alpha, config.steps_per_loop)
 
     train_iterator = distribute_training_batches(strategy, make_training_batches, config.batch_size)
     # The checkpoint holds the input's position when it can (the default strategy) and did before;

@@ -5,9 +5,12 @@ import tensorflow as tf
 from core.data.augmentation import create_augmentation
 from core.data.mixing import create_batch_mixing
 
+# Batches read ahead for a loop that reads them all at once, at most this many bytes of them.
+PREFETCH_BUDGET_BYTES = 64 * 2**20
+
 
 def training_input(datasets, batch_size: int, seed: int, augment: str = "none", mixup_alpha: float = 0.0,
-                   cutmix_alpha: float = 0.0) -> tf.data.Dataset:
+                   cutmix_alpha: float = 0.0, steps_per_loop: int | None = None) -> tf.data.Dataset:
     """The batches `train_and_evaluate` trains on, built from a DatasetSplits and its flags.
 
     The trainer and the benchmarks (`--data=train_input`) both call this, so a benchmark times
@@ -18,16 +21,17 @@ def training_input(datasets, batch_size: int, seed: int, augment: str = "none", 
       batch_size: examples per batch (per replica under a strategy).
       seed: the run's `--seed`.
       augment, mixup_alpha, cutmix_alpha: the `--augment`, `--mixup_alpha`, `--cutmix_alpha` flags.
+      steps_per_loop: the `--steps_per_loop` flag: batches to read ahead (see `training_dataset`).
     """
     return training_dataset(
         datasets.train, datasets.num_examples["train"], batch_size, seed,
         augment=create_augmentation(augment, datasets.input_shape),
         mix_batches=create_batch_mixing(mixup_alpha, cutmix_alpha, datasets.num_classes),
-        examples=datasets.train_examples)
+        examples=datasets.train_examples, prefetch_batches=steps_per_loop)
 
 
 def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int, seed: int,
-                     augment=None, mix_batches=None, examples=None) -> tf.data.Dataset:
+                     augment=None, mix_batches=None, examples=None, prefetch_batches=None) -> tf.data.Dataset:
     """Shuffled, endlessly repeated, fixed-size batches for the training loop.
 
     Every epoch is a full permutation whose order depends only on `seed`. With `examples` (a
@@ -48,6 +52,9 @@ def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int,
       mix_batches: optional function (batches, seed) -> batches that transforms whole batches
         (`mixing.create_batch_mixing`: mixup/CutMix, which make the labels soft [B, classes]).
       examples: optional InMemoryExamples holding the same examples as `split`.
+      prefetch_batches: with `examples`, batches to read ahead (at most PREFETCH_BUDGET_BYTES of
+        them): a loop compiled whole by XLA reads all its steps' batches before it starts, and
+        those not ready by then are made while the step waits. Otherwise tf.data autotunes it.
 
     Raises:
       ValueError: when the split has fewer examples than one batch.
@@ -67,7 +74,23 @@ def training_dataset(split: tf.data.Dataset, num_examples: int, batch_size: int,
         dataset = dataset.batch(batch_size, drop_remainder=True)
     if mix_batches is not None:
         dataset = mix_batches(dataset, seed)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    if examples is None:
+        return dataset.prefetch(tf.data.AUTOTUNE)
+    # Every op after the batch counter is a function of it, so a checkpoint of the iterator can
+    # hold positions only and recompute the buffered batches on restore: a few KB, however deep
+    # the prefetch (tests/core/data/test_pipeline.py).
+    options = tf.data.Options()
+    options.experimental_symbolic_checkpoint = True
+    return dataset.prefetch(prefetch_depth(dataset.element_spec, prefetch_batches)).with_options(options)
+
+
+def prefetch_depth(batch_spec, prefetch_batches) -> int:
+    """`prefetch_batches` batches of `batch_spec`, at most PREFETCH_BUDGET_BYTES of them, or
+    tf.data.AUTOTUNE when no count is asked for."""
+    if not prefetch_batches:
+        return tf.data.AUTOTUNE
+    batch_bytes = sum(spec.shape.num_elements() * spec.dtype.size for spec in tf.nest.flatten(batch_spec))
+    return max(1, min(prefetch_batches, PREFETCH_BUDGET_BYTES // max(batch_bytes, 1)))
 
 
 def evaluation_dataset(split: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:

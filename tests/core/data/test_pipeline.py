@@ -112,3 +112,36 @@ def test_training_input_builds_the_trainers_pipeline_from_splits():
     np.testing.assert_array_equal(batch_images.numpy()[:, 0, 0, 0] % 10, batch_labels.numpy())
     _, soft_labels = next(iter(training_input(splits, 24, seed=0, mixup_alpha=0.4)))
     assert soft_labels.shape == (24, 10)
+
+
+def test_a_deep_prefetch_stays_out_of_the_iterator_checkpoint(tmp_path):
+    # 32 batches read ahead hold 3 MB of images; the checkpoint holds positions only, and the
+    # restored iterator recomputes exactly the batches the saved one would have given.
+    big = 4000
+    images = np.random.RandomState(0).randint(0, 255, (big, 32, 32, 3), dtype=np.uint8)
+    examples = InMemoryExamples(images, np.arange(big, dtype=np.int32))
+
+    def pipeline():
+        return training_dataset(examples.as_dataset(), big, 32, seed=0, examples=examples, prefetch_batches=32)
+
+    iterator = iter(pipeline())
+    for _ in range(3):
+        next(iterator)
+    path = tf.train.Checkpoint(iterator=iterator).save(str(tmp_path / "ckpt"))
+    size = sum(f.stat().st_size for f in tmp_path.glob("ckpt*"))
+    assert size < 64 * 1024, f"{path}: {size} bytes"
+    expected = [next(iterator)[0].numpy() for _ in range(3)]
+    restored = iter(pipeline())
+    tf.train.Checkpoint(iterator=restored).restore(path).assert_consumed()
+    for want in expected:
+        np.testing.assert_array_equal(next(restored)[0].numpy(), want)
+
+
+def test_the_read_ahead_is_capped_by_its_memory_budget():
+    from core.data.pipeline import PREFETCH_BUDGET_BYTES, prefetch_depth
+
+    small = (tf.TensorSpec([256, 28, 28, 1], tf.float32), tf.TensorSpec([256], tf.int32))
+    large = (tf.TensorSpec([32, 224, 224, 3], tf.float32), tf.TensorSpec([32], tf.int32))
+    assert prefetch_depth(small, 32) == 32
+    assert prefetch_depth(large, 32) == PREFETCH_BUDGET_BYTES // (32 * 224 * 224 * 3 * 4 + 32 * 4) < 32
+    assert prefetch_depth(small, None) == tf.data.AUTOTUNE
