@@ -1,7 +1,9 @@
 """Speed, measured honestly: absl scripts that time tapecraft's training step and compare it.
 
-  python -m benchmarks.throughput      examples/s, ms/step, compile time and MFU per configuration
-  python -m benchmarks.compare         tapecraft's loop vs Keras fit vs an eager loop, interleaved
+  python -m benchmarks.throughput      examples/s, ms/step, compile time and MFU per configuration;
+                                       --timed=train_and_evaluate times whole runs beside the step
+  python -m benchmarks.compare         tapecraft's loop and whole runs vs Keras fit vs an eager loop,
+                                       interleaved; --data=real feeds each as its user would
   python -m benchmarks.input_pipeline  is training input-bound? the tf.data pipeline vs the step
   python -m benchmarks.chart           redraw a chart from a results file
 

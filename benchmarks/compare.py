@@ -1,24 +1,35 @@
-"""The same workload and data through tapecraft's loop, Keras `fit` and an eager loop, interleaved.
+"""The same workload through tapecraft's loop, whole tapecraft runs, Keras `fit` and an eager
+loop, interleaved.
 
   python -m benchmarks.compare --workload=cifar_cnn --precision=float32,auto
-  python -m benchmarks.compare --workload=mlp --batch_size=256 --repeats=9
+  python -m benchmarks.compare --workload=mlp --data=real --variants=tapecraft_run_on_user_model,\
+      tapecraft_run,keras_fit_loop,keras_fit_xla_loop,keras_fit_xla_loop_on_train_input
 
-Variants (each with its own model and optimizer; all read identically built tf.data pipelines):
+Variants (each with its own model and optimizer):
   tapecraft            make_train_loop(make_train_step(...)), --jit_compile resolved as training/training_phase.py does
+  tapecraft_on_user_model  the same loop on the stock-Keras model a user writes
+  tapecraft_run, tapecraft_run_on_user_model
+                       whole `train_and_evaluate` runs (tapecraft's model, or the user's model
+                       through `model_fn=`), timed between progress lines (benchmarks/real_run.py);
+                       they always read train_and_evaluate's own input
   keras_fit_default    fit with Keras' defaults: jit_compile="auto" (off on CPU), 1 step per call
   keras_fit_loop       fit, no XLA, steps_per_execution=--steps_per_loop
   keras_fit_xla        fit, jit_compile=True, 1 step per call
   keras_fit_xla_loop   fit, jit_compile=True, steps_per_execution=--steps_per_loop
   keras_fit_loop_on_tapecraft_model, keras_fit_xla_loop_on_tapecraft_model
                        the two *_loop fits on tapecraft's own model and optimizer: the loop alone
+  keras_fit_loop_on_train_input, keras_fit_xla_loop_on_train_input
+                       the two *_loop fits fed tapecraft's input (train_input) instead
   eager                tapecraft's step in a plain Python loop, no tf.function
 The other keras_fit_* variants train what a Keras user writes: keras.optimizers.Adam and the
 model from stock layers (benchmarks/keras_reference.py) where the workload has one, else
-tapecraft's model. Every
-variant runs at every --precision; the rounds go A B C ... A B C ... . With --mfu the step's
-FLOPs (tapecraft's step, the same arithmetic in every variant) and the matmul peak are measured
-too, so each line has its MFU. The printout ends with tapecraft's speedup over the best Keras
-fit setting, at the same precision and in float32.
+tapecraft's model. --data picks what the variants read (benchmarks/inputs.py); --data=real
+feeds each the way its user would: tapecraft variants train_and_evaluate's input, `fit` a Keras
+user's tf.data pipeline (keras_input) from the same arrays. Every variant runs at every
+--precision; the rounds go A B C ... A B C ... . With --mfu the step's FLOPs (tapecraft's step,
+the same arithmetic in every variant) and the matmul peak are measured too, so each line has its
+MFU. The printout ends with each tapecraft variant's speedup over the best Keras fit setting, at
+the same precision and in float32.
 """
 
 from absl import app, flags
@@ -28,8 +39,13 @@ from core.flag_parsing import parse_flags_or_exit
 from benchmarks.comparisons import best_of, speedups
 
 ON_TAPECRAFT_MODEL = "_on_tapecraft_model"
+ON_USER_MODEL = "_on_user_model"
+ON_TRAIN_INPUT = "_on_train_input"
 VARIANTS = ("tapecraft", "keras_fit_default", "keras_fit_loop", "keras_fit_xla", "keras_fit_xla_loop",
             "keras_fit_loop" + ON_TAPECRAFT_MODEL, "keras_fit_xla_loop" + ON_TAPECRAFT_MODEL, "eager")
+ALL_VARIANTS = VARIANTS + ("tapecraft" + ON_USER_MODEL, "tapecraft_run", "tapecraft_run" + ON_USER_MODEL,
+                           "keras_fit_loop" + ON_TRAIN_INPUT, "keras_fit_xla_loop" + ON_TRAIN_INPUT)
+TAPECRAFT_VARIANTS = ("tapecraft", "tapecraft" + ON_USER_MODEL, "tapecraft_run", "tapecraft_run" + ON_USER_MODEL)
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")
@@ -38,9 +54,10 @@ flags.DEFINE_list("precision", ["float32"], "Precisions every variant runs at: f
 flags.DEFINE_string("jit_compile", "auto", "XLA for tapecraft: auto (training.jit's rule), true (the step), "
                     "loop (the whole loop) or false.")
 flags.DEFINE_integer("steps_per_loop", 32, "tapecraft's steps per loop; steps_per_execution of *_loop fits.")
-flags.DEFINE_string("data", "synthetic", "synthetic (one batch repeated by tf.data) or pipeline (the "
-                    "trainer's tf.data pipeline); the same for every variant.")
-flags.DEFINE_list("variants", list(VARIANTS), "Which of " + ", ".join(VARIANTS) + " to run.")
+flags.DEFINE_string("data", "synthetic", "synthetic (one batch repeated by tf.data), pipeline, train_input "
+                    "(train_and_evaluate's input), keras_input (a Keras user's tf.data pipeline), the same "
+                    "for every variant; or real: each variant fed as its user feeds it.")
+flags.DEFINE_list("variants", list(VARIANTS), "Which of " + ", ".join(ALL_VARIANTS) + " to run.")
 script_flags.define_timing_flags(default_steps=64, default_repeats=5)
 script_flags.define_output_flags("compare")
 flags.DEFINE_boolean("mfu", True, "Count the step's FLOPs and measure the matmul peak, for MFU.")
@@ -48,43 +65,70 @@ flags.DEFINE_boolean("mfu", True, "Count the step's FLOPs and measure the matmul
 FLAGS = flags.FLAGS
 
 
-def create_runner(variant, workload, policy, jit_setting, device):
+def variant_data(variant, data):
+    """The data source a variant reads under --data=`data`."""
+    if variant.startswith("tapecraft_run") or variant.endswith(ON_TRAIN_INPUT):
+        return "train_input"
+    if data != "real":
+        return data
+    return "keras_input" if variant.startswith("keras_fit") else "train_input"
+
+
+def create_runner(variant, workload, policy, jit_setting, device, splits):
     """(runner, facts for its result line) for one variant at one precision."""
     import tensorflow as tf
 
     from benchmarks.inputs import create_dataset
     from benchmarks.keras_reference import create_reference_model, has_reference
+    from benchmarks.real_run import TrainAndEvaluateRunner
     from benchmarks.runners import (EagerRunner, KerasFitRunner, TapecraftRunner, build_model, keras_adam,
                                     resolve_compilation, tapecraft_adam)
     from benchmarks.workloads import create_model
 
     strategy = tf.distribute.get_strategy()
     batch_size = FLAGS.batch_size or workload.batch_size
-    dataset = create_dataset(FLAGS.data, workload, batch_size)
-    if variant == "tapecraft":
-        model, optimizer = build_model(workload, policy)
+    data = variant_data(variant, FLAGS.data)
+    on_user_model = variant.endswith(ON_USER_MODEL) and has_reference(workload)
+    facts = dict(data=data, model="user" if on_user_model else "tapecraft")
+    if variant.startswith("tapecraft_run"):
+        factory = create_reference_model if on_user_model else create_model
+        runner = TrainAndEvaluateRunner(splits, lambda num_classes: factory(workload), batch_size, policy,
+                                        jit_setting, FLAGS.steps_per_loop)
+        return runner, dict(facts, jit_compile=None, jit_reason="train_and_evaluate: --jit_compile="
+                            + jit_setting)
+    dataset = create_dataset(data, workload, batch_size, splits=splits, steps_per_loop=FLAGS.steps_per_loop)
+    if variant.startswith("tapecraft"):
+        model, optimizer = build_model(workload, policy,
+                                       model_factory=create_reference_model if on_user_model else create_model)
         jit, compile_loop, reason = resolve_compilation(jit_setting, device, model, workload, policy)
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
         runner = TapecraftRunner(model, optimizer, strategy, iterator, batch_size, jit, FLAGS.steps_per_loop,
                                  compile_loop)
-        return runner, dict(jit_compile=jit, compile_loop=compile_loop, jit_reason=reason)
+        return runner, dict(facts, jit_compile=jit, compile_loop=compile_loop, jit_reason=reason)
     if variant == "eager":
         model, optimizer = build_model(workload, policy)
         runner = EagerRunner(model, optimizer, iter(dataset), batch_size, FLAGS.steps_per_loop)
-        return runner, dict(jit_compile=False, jit_reason="eager: no tf.function")
+        return runner, dict(facts, jit_compile=False, jit_reason="eager: no tf.function")
     # A fit user's model (where the workload has a stock-Keras one) and keras.optimizers.Adam; the
     # *_on_tapecraft_model fits get tapecraft's model and optimizer, so only the loop differs.
     on_tapecraft = variant.endswith(ON_TAPECRAFT_MODEL)
     stock = has_reference(workload) and not on_tapecraft
     model, optimizer = build_model(workload, policy, model_factory=create_reference_model if stock else create_model,
                                    optimizer_factory=tapecraft_adam if on_tapecraft else keras_adam)
-    setting = variant.removesuffix(ON_TAPECRAFT_MODEL)
+    setting = variant.removesuffix(ON_TAPECRAFT_MODEL).removesuffix(ON_TRAIN_INPUT)
     jit = {"keras_fit_default": "auto", "keras_fit_loop": "auto"}.get(setting, True)
     steps = FLAGS.steps_per_loop if setting.endswith("_loop") else 1
     runner = KerasFitRunner(model, optimizer, dataset, jit, steps)
     reason = "Keras' default" if jit == "auto" else "requested"
-    return runner, dict(jit_compile=runner.jit_compile, jit_reason=reason,
-                        fit_setup="tapecraft" if on_tapecraft else "keras")
+    return runner, dict(facts, jit_compile=runner.jit_compile, jit_reason=reason,
+                        fit_setup="tapecraft" if on_tapecraft else "keras",
+                        model="tapecraft" if not stock else "user")
+
+
+def cpu_split(runner) -> dict:
+    """{"cpu_ms_per_step": ...} for a whole-run runner when /proc gave the figures, else {}."""
+    split = runner.median_cpu_ms_per_step()
+    return {"cpu_ms_per_step": split} if split else {}
 
 
 def print_speedups(records):
@@ -92,7 +136,7 @@ def print_speedups(records):
     tapecraft's (the loop alone), at its precision and in float32."""
     medians = {record["label"]: record["examples_per_second"]["median"] for record in records}
     for record in records:
-        if record["variant"] != "tapecraft":
+        if record["variant"] not in TAPECRAFT_VARIANTS:
             continue
         label = record["label"]
         for setup, model in (("keras", "a Keras user's model and Adam"), ("tapecraft", "tapecraft's model and Adam")):
@@ -127,14 +171,15 @@ def main(argv):
     from core.precision import PRECISIONS
 
     script_flags.choices_or_exit("precision", FLAGS.precision, PRECISIONS)
-    script_flags.choices_or_exit("variants", FLAGS.variants, VARIANTS)
+    script_flags.choices_or_exit("variants", FLAGS.variants, ALL_VARIANTS)
     script_flags.choices_or_exit("jit_compile", [FLAGS.jit_compile], ("auto", "true", "loop", "false"))
-    script_flags.choices_or_exit("data", [FLAGS.data], DATA_SOURCES)
+    script_flags.choices_or_exit("data", [FLAGS.data], DATA_SOURCES + ("real",))
     script_flags.integers_or_exit("batch_size", [FLAGS.batch_size], minimum=0)
     script_flags.integers_or_exit("steps_per_loop", [FLAGS.steps_per_loop], minimum=1)
 
     from benchmarks import report, results
     from benchmarks.environment import describe_environment
+    from benchmarks.inputs import workload_splits
     from benchmarks.peak import best_flops_per_second
     from benchmarks.timing import measure_interleaved
     from core.devices import detect_device
@@ -144,13 +189,14 @@ def main(argv):
     environment = describe_environment()
     print(report.format_header(environment))
     runners, facts = {}, {}
+    splits = workload_splits(workload)  # What train_input and keras_input read; built once.
     for policy in dict.fromkeys(resolve_precision(precision, device)[0] for precision in FLAGS.precision):
         for variant in FLAGS.variants:
             label = f"{variant} {policy}"
-            runner, facts[label] = create_runner(variant, workload, policy, FLAGS.jit_compile, device)
+            runner, facts[label] = create_runner(variant, workload, policy, FLAGS.jit_compile, device, splits)
             runners[label] = runner
             facts[label].update(variant=variant, precision=policy, steps_per_loop=runner.steps_per_call)
-            xla = "on" if facts[label]["jit_compile"] else "off"
+            xla = {True: "on", False: "off", None: "as the run resolves it"}[facts[label]["jit_compile"]]
             model = {"keras": ", a Keras user's model and Adam", "tapecraft": ", tapecraft's model and Adam"}.get(
                 facts[label].get("fit_setup"), "")
             print(f"{label}: XLA {xla} ({facts[label]['jit_reason']}), "
@@ -163,11 +209,14 @@ def main(argv):
     peaks = best_flops_per_second(matmuls, timings)
     batch_size = FLAGS.batch_size or workload.batch_size
     records = []
-    for label in runners:
+    for label, runner in runners.items():
         policy = facts[label]["precision"]
+        if getattr(runner, "result", None) is not None:  # A whole run: what its XLA rule chose, where the CPU went.
+            facts[label]["jit_compile"] = runner.result.jit_compile
+            facts[label].update(cpu_split(runner))
         records.append(results.make_record(
             environment, timings[label], script="compare", label=label, workload=workload.name,
-            batch_size=batch_size, data=FLAGS.data, num_replicas=1, step_flops=step_flops.get(policy),
+            batch_size=batch_size, num_replicas=1, step_flops=step_flops.get(policy),
             peak_flops_per_second=peaks.get(compute_dtype(policy), (None,))[0], **facts[label]))
     medians = {record["label"]: record["examples_per_second"]["median"] for record in records}
     for record in records:
@@ -178,6 +227,10 @@ def main(argv):
         ("tapecraft is", lambda r: f"{r['speedup_of_tapecraft']:.2f}x" if "speedup_of_tapecraft" in r
          else "-")]))
     print_speedups(records)
+    for record in records:
+        if "cpu_ms_per_step" in record:
+            print(f"{record['label']}: CPU ms per step by thread: " + ", ".join(
+                f"{group} {ms:.2f}" for group, ms in record["cpu_ms_per_step"].items()))
     script_flags.write_outputs(records, f"{workload.name}: tapecraft vs Keras fit vs eager")
 
 

@@ -1,17 +1,28 @@
-"""What feeds the timed step: one batch held in device memory, or the real tf.data pipeline.
+"""What feeds the timed step: one batch in device memory, or a tf.data pipeline.
 
 `--data=synthetic` measures the step alone: the same batch, already on the device, every step.
-`--data=pipeline` runs the trainer's own input pipeline (`core.data.training_dataset`: cache,
-shuffle, repeat, batch, prefetch) over in-memory examples shaped like the workload's data, so
-the difference between the two is what the input pipeline costs.
+`--data=pipeline` runs `core.data.training_dataset` over examples that are not held in memory
+by index (shuffle buffer of examples).
+`--data=train_input` is exactly what `train_and_evaluate` reads: `core.data.training_input` over
+a DatasetSplits (the workload's dataset, or in-memory arrays shaped like its data, split as a
+user's arrays are), the same function the trainer calls.
+`--data=keras_input` is how a Keras user feeds `fit` from the same training arrays:
+`from_tensor_slices`, a full-split shuffle, batch, repeat, prefetch.
+`--data=per_example_input` reads the same splits the way `train_and_evaluate` did before issue 13:
+a shuffle buffer of indices and one tf.data map call (one gather) per example; beside
+`train_input` it shows what a per-example map costs the step.
 """
 
 import tensorflow as tf
 
 from benchmarks.workloads import Workload, synthetic_examples
-from core.data import training_dataset
+from core.data import load_dataset, training_dataset, training_input
+from core.data.splits import split_indices, splits_from_arrays
 
-DATA_SOURCES = ("synthetic", "pipeline")
+DATA_SOURCES = ("synthetic", "pipeline", "train_input", "keras_input", "per_example_input")
+
+# In-memory splits for `train_input`: 4,480 examples, 3,584 of them for training (80/10/10).
+USER_EXAMPLES = 4480
 
 # The pipeline shuffles over this many batches' worth of examples (a full permutation per epoch).
 PIPELINE_BATCHES = 8
@@ -64,24 +75,72 @@ def repeated_batch_dataset(workload: Workload, batch_size: int, seed: int = 0) -
 
 
 def pipeline_dataset(workload: Workload, batch_size: int, seed: int = 0) -> tf.data.Dataset:
-    """The trainer's training pipeline over PIPELINE_BATCHES batches of in-memory examples."""
+    """`training_dataset` over PIPELINE_BATCHES batches of examples given as a tf.data.Dataset only
+    (no `examples=`): its shuffle buffer holds the examples themselves."""
     num_examples = PIPELINE_BATCHES * batch_size
     inputs, labels = synthetic_examples(workload, num_examples, seed)
     examples = tf.data.Dataset.from_tensor_slices((inputs, labels))
     return training_dataset(examples, num_examples, batch_size, seed)
 
 
-def create_dataset(data: str, workload: Workload, batch_size: int, seed: int = 0) -> tf.data.Dataset:
-    """A dataset of global batches: `synthetic` repeats one batch, `pipeline` is the real pipeline."""
+def workload_splits(workload: Workload, seed: int = 0):
+    """The DatasetSplits a user would pass: the workload's catalog dataset (e.g. digits), or
+    USER_EXAMPLES in-memory arrays shaped like its data, split 80/10/10."""
+    if workload.dataset:
+        return load_dataset(workload.dataset)
+    inputs, labels = synthetic_examples(workload, USER_EXAMPLES, seed)
+    return splits_from_arrays(workload.name, inputs, labels, split_indices(USER_EXAMPLES, 0.1, 0.1, seed),
+                              workload.num_classes)
+
+
+def keras_user_dataset(splits, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """What a Keras user feeds `fit` from the training arrays (transform, if any, per example)."""
+    examples = splits.train_examples
+    dataset = tf.data.Dataset.from_tensor_slices((examples.images, examples.labels))
+    dataset = dataset.shuffle(len(examples), seed=seed)
+    if examples.transform is not None:
+        dataset = dataset.map(examples.transform, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=True).repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def per_example_dataset(splits, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """Shuffled indices, one map call gathering each example, then batches (see the docstring)."""
+    examples = splits.train_examples
+    images, labels = tf.constant(examples.images), tf.constant(examples.labels)
+    order = tf.data.Dataset.range(len(examples)).shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+    def example(index):
+        image, label = tf.gather(images, index), tf.gather(labels, index)
+        return examples.transform(image, label) if examples.transform is not None else (image, label)
+
+    dataset = order.repeat().map(example, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def create_dataset(data: str, workload: Workload, batch_size: int, seed: int = 0, splits=None,
+                   steps_per_loop=None) -> tf.data.Dataset:
+    """A dataset of global batches from the data source `data` (see the module docstring).
+
+    Args:
+      splits: the DatasetSplits `train_input` and `keras_input` read; `workload_splits` by default.
+      steps_per_loop: the loop's steps per call, which `train_input` reads ahead as the trainer's does.
+    """
     if data == "synthetic":
         return repeated_batch_dataset(workload, batch_size, seed)
     if data == "pipeline":
         return pipeline_dataset(workload, batch_size, seed)
+    if data in ("train_input", "keras_input", "per_example_input"):
+        splits = splits or workload_splits(workload, seed)
+        if data == "keras_input":
+            return keras_user_dataset(splits, batch_size, seed)
+        if data == "per_example_input":
+            return per_example_dataset(splits, batch_size, seed)
+        return training_input(splits, batch_size, seed, steps_per_loop=steps_per_loop)
     raise ValueError(f"unknown data source {data!r}; expected one of {', '.join(DATA_SOURCES)}")
 
 
-def create_iterator(data: str, workload: Workload, batch_size: int, strategy, seed: int = 0):
+def create_iterator(data: str, workload: Workload, batch_size: int, strategy, seed: int = 0, steps_per_loop=None):
     """The iterator a compiled loop reads: a DeviceBatch, or the distributed pipeline's iterator."""
     if data == "synthetic":
         return DeviceBatch(*synthetic_batch(workload, batch_size, seed), strategy)
-    return iter(strategy.experimental_distribute_dataset(create_dataset(data, workload, batch_size, seed)))
+    dataset = create_dataset(data, workload, batch_size, seed, steps_per_loop=steps_per_loop)
+    return iter(strategy.experimental_distribute_dataset(dataset))

@@ -29,7 +29,7 @@ def reference_cifar_cnn(workload):
     """SmallCNN(widths) in stock layers: per stage two Conv2D (no bias) -> BatchNormalization ->
     ReLU, then MaxPool 2x2; GAP -> Dropout(0.2) -> Dense(classes) in float32."""
     layers = [keras.layers.Input(workload.input_shape)]
-    for width in workload.model_options["widths"]:
+    for width in workload.model_options.get("widths", (32, 64)):  # SmallCNN's default widths.
         for _ in range(2):
             layers += [
                 keras.layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer="he_normal"),
@@ -42,7 +42,7 @@ def reference_cifar_cnn(workload):
     return keras.Sequential(layers, name="keras_cifar_cnn")
 
 
-REFERENCES = {"mlp": reference_mlp, "cifar_cnn": reference_cifar_cnn}
+REFERENCES = {"mlp": reference_mlp, "cifar_cnn": reference_cifar_cnn, "digits_cnn": reference_cifar_cnn}
 
 
 def has_reference(workload) -> bool:

@@ -26,7 +26,9 @@ RESULT_SCHEMA = {
     "precision": ((str,), "the Keras dtype policy the model computed in"),
     "jit_compile": ((bool, type(None)), "XLA for the step (None: not applicable)"),
     "steps_per_loop": ((int,), "training steps per host call (steps_per_execution for fit)"),
-    "data": ((str,), "synthetic (one batch in device memory) or pipeline (tf.data)"),
+    "data": ((str,), "synthetic (one batch in device memory), pipeline, train_input (train_and_evaluate's "
+             "input), keras_input (a Keras user's tf.data pipeline) or per_example_input (a map call per example); "
+             "benchmarks/inputs.py"),
     "num_replicas": ((int,), "replicas the global batch is split over"),
     "examples_per_second": ((dict,), SPREAD + " of examples per second"),
     "ms_per_step": ((dict,), SPREAD + " of milliseconds per training step"),
@@ -58,6 +60,14 @@ OPTIONAL_FIELDS = {
     "speedup_of_tapecraft": (_NUMBER, "compare: tapecraft's median examples/s over this variant's"),
     "step_examples_per_second": (_NUMBER, "input_pipeline: the step's median examples/s on synthetic data"),
     "input_bound": ((bool,), "input_pipeline: the pipeline is slower than the step"),
+    "model": ((str,), "compare: whose model trained: tapecraft (its registered model) or user (the stock-Keras "
+              "model of benchmarks/keras_reference.py)"),
+    "timed": ((str,), "throughput: step (the compiled loop) or train_and_evaluate (a whole run between "
+              "progress lines)"),
+    "step_alone_examples_per_second": (_NUMBER, "throughput: median of the same configuration's step on "
+                                       "synthetic data"),
+    "cpu_ms_per_step": ((dict,), "train_and_evaluate runs: median CPU ms per step by thread: main (host loop), "
+                        "tf_Compute (tf.data and the graph executor), compute (oneDNN/Eigen/XLA pools)"),
     "fit_setup": ((str,), "compare, fit variants: keras (keras.optimizers.Adam, stock-layer model where "
                   "benchmarks/keras_reference.py has one) or tapecraft (tapecraft's model and Adam)"),
     "kernel_ms_per_step": ((dict,), "op_profile: {kind of work: self milliseconds per step}, summed over "

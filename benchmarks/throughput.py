@@ -1,13 +1,19 @@
-"""Time tapecraft's training step: examples/s, ms/step, compile time and MFU per configuration.
+"""Time tapecraft's training step, and whole training runs: examples/s, ms/step, compile time, MFU.
 
   python -m benchmarks.throughput --workload=cifar_cnn --precision=float32,mixed_bfloat16
   python -m benchmarks.throughput --workload=mlp --jit_compile=true,false --steps_per_loop=1,32
   python -m benchmarks.throughput --workload=resnet20 --data=synthetic,pipeline --num_replicas=2
+  python -m benchmarks.throughput --workload=mlp --data=synthetic,train_input \
+      --timed=step,train_and_evaluate --fail_below=0.85     # the real path's regression guard
 
 List flags take comma-separated values; every combination is one configuration. All are built
 and compiled first, then timed in turns (A B C A B C ...) so load from other processes is shared
-fairly. The step is the one the trainer runs: training.step.make_train_step inside
+fairly. `--timed=step` times the step the trainer runs: training.step.make_train_step inside
 training.loop.make_train_loop, with --jit_compile=auto resolved by training.jit as in training.
+`--timed=train_and_evaluate` times whole `train_and_evaluate` runs between progress lines
+(benchmarks/real_run.py), which read their own input (`--data=train_input` only); the script
+then prints each run's examples/s over the step alone (the same configuration on synthetic
+data), and with --fail_below exits with status 1 when a ratio is lower.
 """
 
 import itertools
@@ -25,7 +31,12 @@ flags.DEFINE_list("precision", ["auto"], "float32, mixed_float16, mixed_bfloat16
 flags.DEFINE_list("jit_compile", ["auto"], "XLA: auto (training.jit's rule), true (the step), loop (the "
                   "whole loop) or false.")
 flags.DEFINE_list("steps_per_loop", ["16"], "Training steps per compiled host call.")
-flags.DEFINE_list("data", ["synthetic"], "synthetic (one batch held in device memory) or pipeline (tf.data).")
+flags.DEFINE_list("data", ["synthetic"], "synthetic (one batch held in device memory), pipeline, train_input "
+                  "(train_and_evaluate's input), keras_input or per_example_input; see benchmarks/inputs.py.")
+flags.DEFINE_list("timed", ["step"], "step (the compiled loop) and/or train_and_evaluate (whole runs, timed "
+                  "between progress lines; with --data=train_input only).")
+flags.DEFINE_float("fail_below", 0.0, "Exit with status 1 when a train_and_evaluate run's examples/s is below "
+                   "this fraction of the step alone's (0: never).")
 flags.DEFINE_integer("num_replicas", 1, "Replicas (MirroredStrategy over GPUs, or logical CPU devices).")
 script_flags.define_timing_flags(default_steps=32, default_repeats=5)
 script_flags.define_output_flags("throughput")
@@ -47,22 +58,31 @@ def configurations():
     script_flags.choices_or_exit("data", FLAGS.data, DATA_SOURCES)
     if FLAGS.num_replicas < 1:
         sys.exit(f"error: --num_replicas={FLAGS.num_replicas}: must be a positive integer")
+    script_flags.choices_or_exit("timed", FLAGS.timed, ("step", "train_and_evaluate"))
+    if "train_and_evaluate" in FLAGS.timed and FLAGS.num_replicas > 1:
+        sys.exit("error: --timed=train_and_evaluate: runs are timed on one replica; use --num_replicas=1")
+    if "train_and_evaluate" in FLAGS.timed and "train_input" not in FLAGS.data:
+        sys.exit("error: --timed=train_and_evaluate: a run reads its own input; add train_input to --data")
     found = []
-    for workload, batch, precision, jit, loop, data in itertools.product(
-            workloads, batch_sizes, FLAGS.precision, FLAGS.jit_compile, loops, FLAGS.data):
+    for workload, batch, precision, jit, loop, data, timed in itertools.product(
+            workloads, batch_sizes, FLAGS.precision, FLAGS.jit_compile, loops, FLAGS.data, FLAGS.timed):
         batch = batch or workload.batch_size
         if batch % FLAGS.num_replicas:
             sys.exit(f"error: --batch_size={batch}: must divide evenly over "
                      f"--num_replicas={FLAGS.num_replicas}")
+        if timed == "train_and_evaluate" and data != "train_input":
+            continue  # A run reads train_and_evaluate's input, nothing else.
         found.append(dict(workload=workload, batch_size=batch, precision=precision, jit_compile=jit,
-                          steps_per_loop=loop, data=data))
+                          steps_per_loop=loop, data=data, timed=timed))
     return found
 
 
 def build_runner(config, strategy, device):
     """The TapecraftRunner for one configuration, and the facts its result line records."""
-    from benchmarks.inputs import create_iterator
+    from benchmarks.inputs import create_iterator, workload_splits
+    from benchmarks.real_run import TrainAndEvaluateRunner
     from benchmarks.runners import TapecraftRunner, build_model, describe_compilation, resolve_compilation
+    from benchmarks.workloads import create_model
     from core import precision as precision_lib
 
     workload = config["workload"]
@@ -79,17 +99,25 @@ def build_runner(config, strategy, device):
             sys.exit("error: --jit_compile=true: XLA cannot run a step over several logical CPU devices; "
                      "use --jit_compile=false or --num_replicas=1")
         jit_compile, jit_reason = False, "XLA cannot run a step over several logical CPU devices"
-    iterator = create_iterator(config["data"], workload, config["batch_size"], strategy)
-    runner = TapecraftRunner(model, optimizer, strategy, iterator, config["batch_size"], jit_compile,
-                             config["steps_per_loop"], compile_loop)
+    if config["timed"] == "train_and_evaluate":
+        # The run builds its own model (the same class) under the same rules; this one is unused.
+        runner = TrainAndEvaluateRunner(workload_splits(workload), lambda num_classes: create_model(workload),
+                                        config["batch_size"], config["precision"], config["jit_compile"],
+                                        config["steps_per_loop"])
+    else:
+        iterator = create_iterator(config["data"], workload, config["batch_size"], strategy,
+                                   steps_per_loop=config["steps_per_loop"])
+        runner = TapecraftRunner(model, optimizer, strategy, iterator, config["batch_size"], jit_compile,
+                                 config["steps_per_loop"], compile_loop)
     replicas = f" x{FLAGS.num_replicas} replicas" if FLAGS.num_replicas > 1 else ""
     xla = describe_compilation(jit_compile, compile_loop)
+    run = " train_and_evaluate" if config["timed"] == "train_and_evaluate" else ""
     label = (f"{workload.name} b{config['batch_size']} {policy} xla={xla} {config['steps_per_loop']}/call "
-             f"{config['data']}{replicas}")
+             f"{config['data']}{replicas}{run}")
     facts = dict(workload=workload.name, variant="tapecraft", batch_size=config["batch_size"],
                  precision=policy, jit_compile=jit_compile, steps_per_loop=config["steps_per_loop"],
                  data=config["data"], num_replicas=FLAGS.num_replicas, compile_loop=compile_loop,
-                 jit_reason=jit_reason, precision_reason=precision_reason)
+                 jit_reason=jit_reason, precision_reason=precision_reason, timed=config["timed"])
     return label, runner, facts
 
 
@@ -137,12 +165,25 @@ def main(argv):
         print(f"peak {dtype}: {rate / 1e9:,.1f} GFLOP/s ({label})")
 
     records = []
-    for label, (_, facts, _) in built.items():
+    for label, (runner, facts, _) in built.items():
         peak = peaks.get(compute_dtype(facts["precision"]), (None, None))[0]
+        split = runner.median_cpu_ms_per_step() if facts["timed"] == "train_and_evaluate" else None
         records.append(results.make_record(environment, timings[label], script="throughput", label=label,
-                                           step_flops=step_flops[label], peak_flops_per_second=peak, **facts))
+                                           step_flops=step_flops[label], peak_flops_per_second=peak, **facts,
+                                           **({"cpu_ms_per_step": split} if split else {})))
+    from benchmarks.real_run import real_path_ratios  # pylint: disable=import-outside-toplevel
+
+    ratios = real_path_ratios(records)
     print(report.format_table(records))
+    for label, ratio in ratios.items():
+        print(f"{label}: {ratio:.2f}x the step alone")
+    for record in records:
+        if "cpu_ms_per_step" in record:
+            print(f"{record['label']}: CPU ms per step by thread: " + ", ".join(
+                f"{group} {ms:.2f}" for group, ms in record["cpu_ms_per_step"].items()))
     script_flags.write_outputs(records, "tapecraft training step throughput")
+    if FLAGS.fail_below and any(ratio < FLAGS.fail_below for ratio in ratios.values()):
+        sys.exit(f"error: a train_and_evaluate run is below --fail_below={FLAGS.fail_below} of the step alone")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ A runner is any object with
     measured, stopped only after the device finished (a value read back), and the steps that
     time covers;
   - optionally `calls_per_repeat`: a fixed number of calls per repeat (the peak matmul uses
-    it), instead of as many as `steps_per_repeat` needs.
+    it), instead of as many as `steps_per_repeat` needs;
+  - optionally `needs_warmup = False`: each call starts afresh (a whole training run), so
+    warm-up calls would only cost time.
 The first call of each runner traces and compiles; it is timed on its own and reported as
 compile time. Warm-up calls follow, untimed. Then the runners take turns, A B C A B C ..., so a
 burst of load from another process hits every variant alike instead of one of them.
@@ -84,7 +86,7 @@ def measure_interleaved(runners: dict, repeats: int, steps_per_repeat: int, warm
         start = clock()
         runner.run(1)
         timings[name] = Timing(compile_seconds=clock() - start)
-        if warmup_calls:
+        if warmup_calls and getattr(runner, "needs_warmup", True):
             runner.run(warmup_calls)
         if log:
             log(f"compiled {name} in {timings[name].compile_seconds:.1f} s")

@@ -24,6 +24,8 @@ class Workload:
       input_dtype: "float32" for images; "int32" for token ids.
       vocab_size: token ids are drawn from [1, vocab_size) (0 is padding); unused for images.
       num_classes: logits per example.
+      dataset: a `core.data` catalog name whose splits `--data=train_input` reads (e.g. "digits"),
+        or "" for in-memory random arrays shaped like `input_shape`.
       batch_size: the default global batch size.
       description: what a reader of the results table sees.
     """
@@ -37,6 +39,7 @@ class Workload:
     input_dtype: str = "float32"
     vocab_size: int = 0
     num_classes: int = 10
+    dataset: str = ""
 
 
 WORKLOADS = {
@@ -45,6 +48,8 @@ WORKLOADS = {
         Workload("mlp", "mlp", (28, 28, 1), 256, "MLP 784-512-512-10 on 28x28x1"),
         Workload("cifar_cnn", "small_cnn", (32, 32, 3), 128, "small CNN, widths 32/64/128, on 32x32x3",
                  model_options={"widths": (32, 64, 128)}),
+        Workload("digits_cnn", "small_cnn", (8, 8, 1), 64, "small CNN, widths 32/64, on the 8x8x1 digits "
+                 "(what `make train` trains)", dataset="digits"),
         Workload("resnet20", "resnet20", (32, 32, 3), 128, "CIFAR ResNet-20 on 32x32x3"),
         Workload("resnet50", "resnet50", (224, 224, 3), 32, "ResNet-50 on 224x224x3, 1000 classes",
                  num_classes=1000),

@@ -8,8 +8,7 @@ export that serves images, and fine-tuning as a second phase.
 import keras
 import tensorflow as tf
 
-from core.data import (create_augmentation, create_batch_mixing, evaluation_dataset, load_dataset,
-                       training_dataset)
+from core.data import evaluation_dataset, load_dataset, training_input
 from core.data.validation import validate_splits
 from layers.registry import create_model
 from training.config import TrainConfig
@@ -41,12 +40,10 @@ class ImageClassification:
         splits = self.splits = self.splits or load_dataset(
             config.dataset, config.data_dir, config.normalize, config.image_size)
         validate_splits(splits, config.batch_size)
-        augment = create_augmentation(config.augment, splits.input_shape)
-        mix_batches = create_batch_mixing(config.mixup_alpha, config.cutmix_alpha, splits.num_classes)
 
-        def train(batch_size):
-            return training_dataset(splits.train, splits.num_examples["train"], batch_size, config.seed,
-                                    augment=augment, mix_batches=mix_batches, examples=splits.train_examples)
+        def train(batch_size):  # The benchmarks time the same input (core/data/pipeline.py).
+            return training_input(splits, batch_size, config.seed, config.augment, config.mixup_alpha,
+                                  config.cutmix_alpha, config.steps_per_loop)
 
         return TaskDatasets(
             train=train,
