@@ -18,7 +18,7 @@ _OPTIONAL_NUMBER = (numbers.Real, type(None))
 # field -> (allowed types, meaning)
 RESULT_SCHEMA = {
     "schema_version": ((int,), "format version of this line (SCHEMA_VERSION)"),
-    "script": ((str,), "throughput, compare, input_pipeline or op_profile"),
+    "script": ((str,), "throughput, compare, input_pipeline, op_profile or source_trees"),
     "label": ((str,), "the configuration as the table and chart name it"),
     "workload": ((str,), "benchmarks.workloads name, e.g. cifar_cnn"),
     "variant": ((str,), "what ran: tapecraft, keras_fit_*, eager, or input_pipeline"),
@@ -66,6 +66,8 @@ OPTIONAL_FIELDS = {
               "progress lines)"),
     "step_alone_examples_per_second": (_NUMBER, "throughput: median of the same configuration's step on "
                                        "synthetic data"),
+    "source_tree": ((str,), "source_trees: the tree (--trees name, and its commit) the line measured; its "
+                    "spreads are over processes, one per round"),
     "cpu_ms_per_step": ((dict,), "train_and_evaluate runs: median CPU ms per step by thread: main (host loop), "
                         "tf_Compute (tf.data and the graph executor), compute (oneDNN/Eigen/XLA pools)"),
     "fit_setup": ((str,), "compare, fit variants: keras (keras.optimizers.Adam, stock-layer model where "
