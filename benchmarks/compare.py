@@ -38,14 +38,8 @@ from benchmarks import script_flags
 from core.flag_parsing import parse_flags_or_exit
 from benchmarks.comparisons import best_of, speedups
 
-ON_TAPECRAFT_MODEL = "_on_tapecraft_model"
-ON_USER_MODEL = "_on_user_model"
-ON_TRAIN_INPUT = "_on_train_input"
-VARIANTS = ("tapecraft", "keras_fit_default", "keras_fit_loop", "keras_fit_xla", "keras_fit_xla_loop",
-            "keras_fit_loop" + ON_TAPECRAFT_MODEL, "keras_fit_xla_loop" + ON_TAPECRAFT_MODEL, "eager")
-ALL_VARIANTS = VARIANTS + ("tapecraft" + ON_USER_MODEL, "tapecraft_run", "tapecraft_run" + ON_USER_MODEL,
-                           "keras_fit_loop" + ON_TRAIN_INPUT, "keras_fit_xla_loop" + ON_TRAIN_INPUT)
-TAPECRAFT_VARIANTS = ("tapecraft", "tapecraft" + ON_USER_MODEL, "tapecraft_run", "tapecraft_run" + ON_USER_MODEL)
+from benchmarks.compare_variants import (ALL_VARIANTS, ON_TAPECRAFT_MODEL, ON_TRAIN_INPUT, ON_USER_MODEL,
+                                       TAPECRAFT_VARIANTS, VARIANTS)
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")

@@ -43,7 +43,7 @@ def test_a_bad_flag_is_one_line():
 
 def test_compare_times_every_variant_with_mfu_and_names_what_fit_trained(tmp_path):
     output = tmp_path / "compare.jsonl"
-    from benchmarks.compare import ALL_VARIANTS
+    from benchmarks.compare_variants import ALL_VARIANTS  # pylint: disable=import-outside-toplevel
 
     result = _run("benchmarks.compare", "--workload=mlp", "--batch_size=16", "--precision=float32",
                   "--steps_per_loop=2", "--steps=2", "--repeats=1", "--data=real", f"--output={output}",
