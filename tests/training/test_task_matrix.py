@@ -3,7 +3,7 @@ on and off, two replicas, gradient accumulation, and (in a subprocess) SIGKILL t
 resume. The tasks: image classification (an MLP on digits), the README's regression (labels that are
 not classes) and a GAN with its own step and two optimizers (tests/training/adversarial_task.py).
 
-Each in-process run is 30 steps (~2-4 s on 2 cores); the two SIGKILL tests start 3 processes each.
+Each in-process run is 20 steps (~2-4 s on 2 cores); the SIGKILL test starts 3 processes.
 """
 
 import signal
@@ -29,11 +29,11 @@ def _readme_task_importable(tmp_path):
 
 def _trains(result, lines, name):
     """The run's figures are finite, the task's own metrics are reported, and a task with a loss
-    that should fall (not the GAN's game) learned something in 30 steps."""
+    that should fall (not the GAN's game) learned something in 20 steps."""
     assert all(np.isfinite(value) for value in result.test_metrics.values()), result.test_metrics
     assert len(result.test_metrics) == 2  # The loss and the task's one metric.
     losses = progress_losses(lines)
-    assert len(losses) == 3
+    assert len(losses) == 2
     if name != "gan":
         assert losses[-1] < losses[0], lines
 
@@ -42,15 +42,17 @@ def _trains(result, lines, name):
 @pytest.mark.parametrize("jit_compile", ("false", "true"))
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_every_task_trains_in_every_precision_with_and_without_xla(tmp_path, name, precision, jit_compile):
-    result, lines = train(tmp_path / "run", precision=precision, jit_compile=jit_compile, **TASKS[name])
+    result, lines = train(tmp_path / "run", precision=precision, jit_compile=jit_compile, train_steps=20,
+                          **TASKS[name])
     assert result.precision == precision and result.jit_compile == (jit_compile == "true")
     _trains(result, lines, name)
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_two_replicas_train_the_same_global_batches_as_one(tmp_path, name):
-    one, _ = train(tmp_path / "one", **TASKS[name])
-    two, lines = train(tmp_path / "two", distribution_strategy="mirrored", num_replicas=2, **TASKS[name])
+    one, _ = train(tmp_path / "one", train_steps=20, **TASKS[name])
+    two, lines = train(tmp_path / "two", distribution_strategy="mirrored", num_replicas=2, train_steps=20,
+                       **TASKS[name])
     assert two.strategy.num_replicas_in_sync == 2
     _trains(two, lines, name)
     for metric, value in one.test_metrics.items():
@@ -59,14 +61,16 @@ def test_two_replicas_train_the_same_global_batches_as_one(tmp_path, name):
 
 @pytest.mark.parametrize("name", ["image_classification", "regression"])
 def test_accumulated_micro_batches_give_the_update_of_the_whole_batch(tmp_path, name):
-    whole, _ = train(tmp_path / "whole", **TASKS[name])
-    accumulated, lines = train(tmp_path / "accumulated", grad_accum_steps=4, **TASKS[name])
+    whole, _ = train(tmp_path / "whole", train_steps=20, **TASKS[name])
+    accumulated, lines = train(tmp_path / "accumulated", grad_accum_steps=4, train_steps=20, **TASKS[name])
     _trains(accumulated, lines, name)
     for metric, value in whole.test_metrics.items():
         np.testing.assert_allclose(accumulated.test_metrics[metric], value, rtol=2e-3, err_msg=metric)
 
 
-@pytest.mark.parametrize("name", ["regression", "gan"])
+# Image classification's SIGKILL test is tests/training/test_kill_and_resume.py; the GAN is a task of
+# its own with its own step and two optimizers, the case the default step's tests cannot cover.
+@pytest.mark.parametrize("name", ["gan"])
 def test_sigkill_then_resume_ends_bit_identical(tmp_path, name):
     flags = [f"--task={TASKS[name]['task']}", "--train_steps=60", "--warmup_steps=5", "--steps_per_loop=5",
              "--checkpoint_every=10", "--eval_every=0", "--batch_size=32", "--seed=2", "--deterministic",
