@@ -179,8 +179,7 @@ def test_accumulation_cannot_split_a_tasks_own_step(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_a_task_lacking_a_method_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr("tests.training.test_tasks._NoDatasets.__module__", __name__)
+def test_a_task_lacking_a_method_is_named(tmp_path):
     with pytest.raises(TaskError, match=r"--task='tests.training.test_tasks:_NoDatasets': '_NoDatasets' lacks "
                                         r"build_datasets \(training/task.py"):
         train(tmp_path / "run", "tests.training.test_tasks:_NoDatasets")
@@ -191,8 +190,7 @@ class _FailingConstructor(_Regression):
         raise FileNotFoundError("vocabulary.txt\nsecond line")
 
 
-def test_a_task_whose_constructor_raises_is_one_line(tmp_path, monkeypatch):
-    monkeypatch.setattr("tests.training.test_tasks._FailingConstructor.__module__", __name__)
+def test_a_task_whose_constructor_raises_is_one_line(tmp_path):
     with pytest.raises(TaskError) as error:
         train(tmp_path / "run", "tests.training.test_tasks:_FailingConstructor")
     assert str(error.value) == ("--task='tests.training.test_tasks:_FailingConstructor': constructing it failed: "
