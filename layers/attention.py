@@ -74,6 +74,34 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         attended = keras.ops.einsum("bhqt,bhtk->bhqk", probabilities, value)
         return keras.ops.einsum("bhtk,hkd->btd", attended, self.output_kernel) + self.output_bias
 
+    def decode(self, inputs, key_cache, value_cache, position):
+        """One position of causal self-attention, reading earlier positions' keys and values
+        from a cache instead of recomputing them (autoregressive sampling).
+
+        Args:
+          inputs: [B, 1, D], the token at `position`.
+          key_cache, value_cache: [B, H, L, K] in the compute dtype; positions < `position` hold
+            the earlier tokens' keys and values, the rest is ignored.
+          position: int32 scalar tensor, 0 <= position < L.
+
+        Returns:
+          (outputs [B, 1, D], key_cache, value_cache) with `position` written into the caches.
+        """
+        qkv = keras.ops.einsum("btd,dshk->sbhtk", inputs, self.qkv_kernel)
+        qkv = qkv + self.qkv_bias[:, None, :, None, :]
+        query, key, value = qkv[0], qkv[1], qkv[2]  # each [B, H, 1, K]
+        start = [0, 0, position, 0]
+        key_cache = keras.ops.slice_update(key_cache, start, keras.ops.cast(key, key_cache.dtype))
+        value_cache = keras.ops.slice_update(value_cache, start, keras.ops.cast(value, value_cache.dtype))
+        query = query * keras.ops.cast(1.0 / math.sqrt(self.head_width), query.dtype)
+        logits = keras.ops.cast(keras.ops.einsum("bhqk,bhtk->bhqt", query, key_cache), "float32")  # [B, H, 1, L]
+        visible = keras.ops.arange(keras.ops.shape(key_cache)[2]) <= position  # [L]
+        logits = keras.ops.where(visible[None, None, None, :], logits, _MASKED_LOGIT)
+        probabilities = keras.ops.cast(keras.ops.softmax(logits, axis=-1), self.compute_dtype)
+        attended = keras.ops.einsum("bhqt,bhtk->bhqk", probabilities, value_cache)
+        outputs = keras.ops.einsum("bhtk,hkd->btd", attended, self.output_kernel) + self.output_bias
+        return outputs, key_cache, value_cache
+
     def _allowed_positions(self, inputs, padding_mask):
         """A boolean mask broadcastable to the logits [B, H, T, T], or None when all are allowed."""
         allowed = None

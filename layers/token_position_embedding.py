@@ -48,6 +48,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         positions = self.position_embeddings[:length]  # [T, width]
         return keras.ops.cast(tokens + positions, self.compute_dtype)
 
+    def embed_at(self, ids, position):
+        """ids [B, 1] at sequence position `position` (int32 scalar) -> [B, 1, width]; for decoding
+        one token at a time."""
+        tokens = keras.ops.take(self.token_embeddings, keras.ops.cast(ids, "int32"), axis=0)
+        return keras.ops.cast(tokens + self.position_embeddings[position], self.compute_dtype)
+
     def get_config(self):
         config = super().get_config()
         config.update(vocab_size=self.vocab_size, max_length=self.max_length, width=self.width)

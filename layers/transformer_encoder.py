@@ -56,6 +56,18 @@ class TransformerEncoderBlock(keras.layers.Layer):
         y = self.mlp_output(self.mlp_hidden(self.mlp_norm(x), training=training))
         return x + self._regularize(y, training)
 
+    def decode(self, inputs, key_cache, value_cache, position):
+        """The block at one position of a causal sequence, with the attention's key/value cache
+        (MultiHeadSelfAttention.decode); inference only, so no dropout. inputs [B, 1, D].
+
+        Returns:
+          (outputs [B, 1, D], key_cache, value_cache).
+        """
+        x, key_cache, value_cache = self.attention.decode(self.attention_norm(inputs), key_cache, value_cache,
+                                                          position)
+        x = inputs + x
+        return x + self.mlp_output(self.mlp_hidden(self.mlp_norm(x))), key_cache, value_cache
+
     def _regularize(self, branch, training):
         if self.branch_dropout is not None:
             branch = self.branch_dropout(branch, training=training)

@@ -12,6 +12,7 @@ import math
 
 from core.cluster import parse_worker_hosts
 from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
+from core.data.text_catalog import TEXT_DATASETS, TEXT_FILE_DATASETS
 from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
 from training.nan_policy import NAN_POLICIES
@@ -25,6 +26,17 @@ MAX_IMAGE_SIZE = 1024  # A 1024x1024x3 image is 12 MB as float32, per example.
 # dataset sizes); a larger value fails deep inside TensorFlow, after run_config.json is written.
 MAX_INT = 2**31 - 1
 MAX_SEED = 2**32 - 1  # NumPy's seed range (keras.utils.set_random_seed seeds NumPy too).
+# What an empty --model, --dataset and --sequence_length mean for each built-in task; a user's task
+# gets image classification's (the defaults before tasks existed). Resolved on construction, so a
+# stored run_config.json holds the values the run used.
+TASK_DEFAULTS = {
+    "image_classification": {"model": "small_cnn", "dataset": "digits", "sequence_length": 0},
+    "language_model": {"model": "lm_small", "dataset": "python_stdlib", "sequence_length": 256},
+}
+MAX_SEQUENCE_LENGTH = 65536
+# Image classification's data and transfer flags, which a language model has no use for.
+IMAGE_ONLY_FLAGS = {"image_size": 0, "augment": "none", "mixup_alpha": 0.0, "cutmix_alpha": 0.0,
+                    "pretrained_weights": None, "freeze_base": False, "unfreeze_from": ""}
 
 
 class ConfigError(ValueError):
@@ -33,11 +45,15 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """A training run. Defaults train `small_cnn` on the embedded `digits` (image classification)."""
+    """A training run. Defaults train `small_cnn` on the embedded `digits` (image classification).
+
+    An empty `model`, `dataset` or a zero `sequence_length` takes the task's default
+    (TASK_DEFAULTS) when the config is made.
+    """
 
     task: str = "image_classification"
-    model: str = "small_cnn"
-    dataset: str = "digits"
+    model: str = ""
+    dataset: str = ""
     data_dir: str | None = None
     image_size: int = 0
     normalize: bool = True
@@ -74,15 +90,22 @@ class TrainConfig:
     fine_tune_steps: int = 300
     fine_tune_learning_rate: float = 1e-5
     export: bool = True
+    # Sequence tasks (language_model).
+    sequence_length: int = 0
+    remat: bool = False
+    skip_undecodable_files: bool = False
 
     def __post_init__(self):
+        defaults = TASK_DEFAULTS.get(self.task, TASK_DEFAULTS["image_classification"])
+        for name, default in defaults.items():
+            if getattr(self, name) in ("", 0):
+                object.__setattr__(self, name, default)  # Frozen: set once, while it is being made.
         _require_choice("optimizer", self.optimizer, OPTIMIZERS)
         _require_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _require_choice("precision", self.precision, PRECISIONS)
         _require_choice("jit_compile", self.jit_compile, JIT_COMPILE_CHOICES)
         _require_choice("distribution_strategy", self.distribution_strategy, STRATEGIES)
-        _require_choice("dataset", self.dataset, tuple(sorted(DATASETS)))
-        self._validate_data()
+        self._validate_task_data()
         _require_choice("on_nan", self.on_nan, NAN_POLICIES)
         for name in ("batch_size", "train_steps", "steps_per_loop", "keep_checkpoints"):
             _require_int(name, getattr(self, name), minimum=1)
@@ -130,8 +153,37 @@ class TrainConfig:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
             raise ConfigError(f"--fine_tune_learning_rate={rate!r}: must be a number in (0, 10)")
 
+    def _validate_task_data(self):
+        """--dataset and the flags of the task's kind of data."""
+        for name in ("remat", "skip_undecodable_files"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"--{name}={getattr(self, name)!r}: must be true or false")
+        _require_int("sequence_length", self.sequence_length, minimum=0, maximum=MAX_SEQUENCE_LENGTH)
+        if self.task == "language_model":
+            _require_choice("dataset", self.dataset, tuple(sorted(TEXT_DATASETS)))
+            if self.dataset in TEXT_FILE_DATASETS and not self.data_dir:
+                raise ConfigError(f"--data_dir={self.data_dir!r}: --dataset={self.dataset} reads the text "
+                                  "files under a directory; give its path")
+            if self.sequence_length < 2:
+                raise ConfigError(f"--sequence_length={self.sequence_length}: a language model needs at "
+                                  "least 2 tokens per sequence")
+            for name, unused in IMAGE_ONLY_FLAGS.items():
+                if getattr(self, name) != unused:
+                    raise ConfigError(f"--{name}={getattr(self, name)!r}: an image classification flag; "
+                                      "--task=language_model does not use it")
+            return
+        if self.task == "image_classification":
+            _require_choice("dataset", self.dataset, tuple(sorted(DATASETS)))
+            for name, unused in (("sequence_length", 0), ("remat", False), ("skip_undecodable_files", False)):
+                if getattr(self, name) != unused:
+                    raise ConfigError(f"--{name}={getattr(self, name)!r}: a sequence-task flag; "
+                                      "--task=image_classification does not use it")
+        else:  # A user's task reads what it wants; the names must still be ones tapecraft knows.
+            _require_choice("dataset", self.dataset, tuple(sorted(DATASETS)) + tuple(sorted(TEXT_DATASETS)))
+        self._validate_data()
+
     def _validate_data(self):
-        """The data flags: where the files are, image size, normalization, augmentation."""
+        """The image data flags: where the files are, image size, normalization, augmentation."""
         if self.dataset in FILE_DATASETS and not self.data_dir:
             raise ConfigError(f"--data_dir={self.data_dir!r}: --dataset={self.dataset} reads its files "
                               "from a directory; give its path")
@@ -205,7 +257,7 @@ class TrainConfig:
 CHANGEABLE_ON_RESUME = frozenset({
     "train_steps", "fine_tune_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "steps_per_loop",
     "jit_compile", "deterministic", "on_nan", "data_dir", "model_dir", "pretrained_weights", "export",
-    "distribution_strategy", "num_replicas", "worker_hosts", "task_index",
+    "distribution_strategy", "num_replicas", "worker_hosts", "task_index", "remat",
 })
 
 

@@ -1,6 +1,6 @@
 """Export to a SavedModel: the model's variables and the task's serving signatures.
 
-What the signatures take and answer is the task's (e.g. training/tasks/serving_signatures.py
+What the signatures take and answer is the task's (e.g. training/tasks/image_serving_signatures.py
 for images); writing them so that a crash never leaves a half export in place is this file's.
 """
 

@@ -26,21 +26,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 from core.flag_parsing import parse_flags_or_exit  # noqa: E402
-from layers.registry import MODELS  # noqa: E402
+from layers.registry import LANGUAGE_MODELS, MODELS  # noqa: E402
 from training import config as config_lib  # noqa: E402
 
 _DEFAULTS = config_lib.TrainConfig()
 
 flags.DEFINE_string("task", _DEFAULTS.task, "What is learned: image_classification (the data, model and "
-                    "report flags below), or an import path package.module:ClassName of your own task "
-                    "(README: Your own task).")
-flags.DEFINE_string("model", _DEFAULTS.model, "Registered model name (" + ", ".join(sorted(MODELS)) + ") "
-                    "or an import path package.module:ClassName of your own model.")
-flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Dataset name: " + ", ".join(sorted(config_lib.DATASETS)) + ".")
+                    "report flags below), language_model (a byte-level decoder-only transformer on text), or "
+                    "an import path package.module:ClassName of your own task (README: Your own task).")
+flags.DEFINE_string("model", "", "Registered model name (image classification: " + ", ".join(sorted(MODELS))
+                    + "; language_model: " + ", ".join(LANGUAGE_MODELS) + ") or an import path "
+                    "package.module:ClassName of your own model. Empty: small_cnn, or lm_small for "
+                    "--task=language_model.")
+flags.DEFINE_string("dataset", "", "Dataset name (image classification: " + ", ".join(sorted(config_lib.DATASETS))
+                    + "; language_model: " + ", ".join(sorted(config_lib.TEXT_DATASETS)) + "). Empty: digits, or "
+                    "python_stdlib (this Python's standard library source) for --task=language_model.")
 flags.DEFINE_string("data_dir", _DEFAULTS.data_dir,
                     "Directory holding the dataset's files. mnist: mnist.npz or the four IDX files; "
                     "cifar10/cifar100: the python or binary .tar.gz, or the folder it unpacks to; "
-                    "image_folder: one subfolder of JPEG/PNG images per class.")
+                    "image_folder: one subfolder of JPEG/PNG images per class; text_folder: UTF-8 text "
+                    "files, in subfolders or not.")
 flags.DEFINE_integer("image_size", _DEFAULTS.image_size,
                      "image_folder only: resize images to this square side (0: 224).")
 flags.DEFINE_boolean("normalize", _DEFAULTS.normalize,
@@ -115,6 +120,13 @@ flags.DEFINE_string("worker_hosts", _DEFAULTS.worker_hosts, "For 'multi_worker':
                     "comma-separated, the chief first; the same list on every worker. Empty: read TF_CONFIG.")
 flags.DEFINE_integer("task_index", _DEFAULTS.task_index, "For 'multi_worker' with --worker_hosts: this "
                      "worker's position in the list (0 is the chief).")
+# Sequence tasks (language_model).
+flags.DEFINE_integer("sequence_length", 0, "language_model: tokens (bytes) per training sequence, which is "
+                     "also the model's context (0: 256).")
+flags.DEFINE_boolean("remat", _DEFAULTS.remat, "language_model: recompute each transformer block's activations "
+                     "in the backward pass instead of storing them (less memory for long sequences, more time).")
+flags.DEFINE_boolean("skip_undecodable_files", _DEFAULTS.skip_undecodable_files, "--dataset=text_folder: leave "
+                     "out files that are not UTF-8 (each named in the log) instead of stopping at the first.")
 
 FLAGS = flags.FLAGS
 

@@ -14,7 +14,7 @@ from core.data import DatasetError
 from core.data.image_files import declared_pixels
 from core.data.image_folder import decode_images
 from training.export import export_saved_model
-from training.tasks.serving_signatures import image_classifier_signatures
+from training.tasks.image_serving_signatures import image_classifier_signatures
 from training.tasks.exported_classifier import PredictError, predict_files, read_image
 
 CLASS_NAMES = ("a", "b", "c")

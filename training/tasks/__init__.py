@@ -4,8 +4,9 @@ from training.task import TaskError, first_line, resolve_task_class
 
 
 from training.tasks.image_classification import ImageClassification
+from training.tasks.language_model import LanguageModel
 
-BUILT_IN_TASKS = {"image_classification": ImageClassification}
+BUILT_IN_TASKS = {"image_classification": ImageClassification, "language_model": LanguageModel}
 
 
 def task_class(name: str):
@@ -26,6 +27,8 @@ def create_task(config, datasets=None, model_fn=None, log=print):
     cls = task_class(config.task)
     if config.task == "image_classification":
         return cls(config, datasets=datasets, model_fn=model_fn, log=log)
+    if config.task == "language_model" and datasets is None and model_fn is None:
+        return cls(config, log=log)
     if datasets is not None or model_fn is not None:
         raise TaskError(f"--task={config.task!r}: datasets= and model_fn= are image_classification's; "
                         "a task builds its own datasets and model")

@@ -3,7 +3,6 @@
 Printed, and written to the run directory as evaluation_report.json and confusion_matrix.png.
 """
 
-import contextlib
 import json
 import os
 
@@ -11,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data import evaluation_dataset
-from core.storage_errors import storage_error
+from core.atomic_files import write_atomically
 
 REPORT_FILE = "evaluation_report.json"
 PLOT_FILE = "confusion_matrix.png"
@@ -84,9 +83,9 @@ def write_report(report, directory) -> tuple:
     """
     os.makedirs(directory, exist_ok=True)
     report_path = os.path.join(directory, REPORT_FILE)
-    _write_atomically(report_path, lambda path: _dump_json(report, path))
+    write_atomically(report_path, lambda path: _dump_json(report, path))
     plot_path = os.path.join(directory, PLOT_FILE)
-    _write_atomically(plot_path, lambda path: plot_confusion_matrix(
+    write_atomically(plot_path, lambda path: plot_confusion_matrix(
         np.asarray(report["confusion_matrix"]), report["class_names"], path))
     return report_path, plot_path
 
@@ -94,19 +93,6 @@ def write_report(report, directory) -> tuple:
 def _dump_json(report, path):
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)
-
-
-def _write_atomically(path, write):
-    temporary = f"{path}.tmp-{os.getpid()}{os.path.splitext(path)[1]}"  # Keeps the extension matplotlib reads.
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        if isinstance(error, OSError):
-            raise (storage_error(path, error) or error) from None
-        raise
 
 
 def plot_confusion_matrix(matrix, class_names, path):

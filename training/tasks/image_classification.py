@@ -13,7 +13,7 @@ from core.data.validation import validate_splits
 from layers.registry import create_model
 from training.config import TrainConfig
 from training.task import TaskDatasets
-from training.tasks import classification_report, serving_signatures, transfer_learning
+from training.tasks import classification_report, image_serving_signatures, transfer_learning
 
 
 class ImageClassification:
@@ -81,7 +81,7 @@ class ImageClassification:
         return report
 
     def serving_signatures(self, model):
-        return serving_signatures.image_classifier_signatures(
+        return image_serving_signatures.image_classifier_signatures(
             model, self.splits.input_shape, self.splits.class_names, self.splits.normalization)
 
     def serving_hint(self, export_directory):
