@@ -87,8 +87,10 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         Returns:
           (outputs [B, 1, D], key_cache, value_cache) with `position` written into the caches.
         """
-        qkv = keras.ops.einsum("btd,dshk->sbhtk", inputs, self.qkv_kernel)
-        qkv = qkv + self.qkv_bias[:, None, :, None, :]
+        # Called outside `__call__`, so Keras does not cast the weights to the compute dtype: cast here.
+        dtype = self.compute_dtype
+        qkv = keras.ops.einsum("btd,dshk->sbhtk", inputs, keras.ops.cast(self.qkv_kernel, dtype))
+        qkv = qkv + keras.ops.cast(self.qkv_bias, dtype)[:, None, :, None, :]
         query, key, value = qkv[0], qkv[1], qkv[2]  # each [B, H, 1, K]
         start = [0, 0, position, 0]
         key_cache = keras.ops.slice_update(key_cache, start, keras.ops.cast(key, key_cache.dtype))
@@ -99,8 +101,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         logits = keras.ops.where(visible[None, None, None, :], logits, _MASKED_LOGIT)
         probabilities = keras.ops.cast(keras.ops.softmax(logits, axis=-1), self.compute_dtype)
         attended = keras.ops.einsum("bhqt,bhtk->bhqk", probabilities, value_cache)
-        outputs = keras.ops.einsum("bhtk,hkd->btd", attended, self.output_kernel) + self.output_bias
-        return outputs, key_cache, value_cache
+        outputs = keras.ops.einsum("bhtk,hkd->btd", attended, keras.ops.cast(self.output_kernel, dtype))
+        return outputs + keras.ops.cast(self.output_bias, dtype), key_cache, value_cache
 
     def _allowed_positions(self, inputs, padding_mask):
         """A boolean mask broadcastable to the logits [B, H, T, T], or None when all are allowed."""

@@ -58,3 +58,19 @@ def start_script(module_directory, *flags):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(module_directory), str(REPO)]), PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "training.train", *flags], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def write_text_folder(directory, files=12, bytes_per_file=4096):
+    """A folder of `files` UTF-8 files of real text (the starts of standard-library modules' sources,
+    `bytes_per_file` each at most): 10 or more files are split by file (core/data/text_folder.py)."""
+    import sysconfig  # pylint: disable=import-outside-toplevel
+
+    from core.data.python_stdlib_corpus import TRAIN_MODULES, module_path  # pylint: disable=import-outside-toplevel
+
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stdlib = sysconfig.get_paths()["stdlib"]
+    for index, module in enumerate(TRAIN_MODULES[:files]):
+        text = pathlib.Path(module_path(stdlib, module)).read_bytes()[:bytes_per_file]
+        (directory / f"{index:02d}_{module}.py").write_bytes(text.decode("utf-8", "ignore").encode("utf-8"))
+    return str(directory)

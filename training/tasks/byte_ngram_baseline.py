@@ -22,6 +22,11 @@ class Order2ByteModel:
     bigrams: np.ndarray  # [256, 256]: C(bc).
     unigram: np.ndarray  # [256]: P(c), add-one smoothed.
     discounts: tuple  # (D2, D3).
+    # Per context: C(ab.), N1+(ab.) [65536] and C(b.), N1+(b.) [256].
+    trigram_totals: np.ndarray
+    trigram_distinct: np.ndarray
+    bigram_totals: np.ndarray
+    bigram_distinct: np.ndarray
 
 
 def _discount(counts: np.ndarray) -> float:
@@ -32,32 +37,34 @@ def _discount(counts: np.ndarray) -> float:
 def fit_order2(text: np.ndarray) -> Order2ByteModel:
     """Counts the uint8 `text`'s unigrams, bigrams and trigrams."""
     text = np.asarray(text, dtype=np.int64)
-    trigrams = np.bincount((text[:-2] << 16) | (text[1:-1] << 8) | text[2:], minlength=1 << 24)
-    bigrams = np.bincount((text[:-1] << 8) | text[1:], minlength=1 << 16)
+    trigrams = np.bincount((text[:-2] << 16) | (text[1:-1] << 8) | text[2:], minlength=1 << 24).reshape(1 << 16, 256)
+    bigrams = np.bincount((text[:-1] << 8) | text[1:], minlength=1 << 16).reshape(256, 256)
     unigram = (np.bincount(text, minlength=256) + 1.0) / (len(text) + 256.0)
-    return Order2ByteModel(trigrams.reshape(1 << 16, 256), bigrams.reshape(256, 256), unigram,
-                           (_discount(bigrams), _discount(trigrams)))
+    return Order2ByteModel(trigrams, bigrams, unigram, (_discount(bigrams), _discount(trigrams)),
+                           trigrams.sum(axis=1), np.count_nonzero(trigrams, axis=1),
+                           bigrams.sum(axis=1), np.count_nonzero(bigrams, axis=1))
 
 
-def _interpolate(counts_row_total, distinct, count, discount, lower):
+def _interpolate(total, distinct, count, discount, lower):
     """One order's probability of each target given its context's counts, where the context was
     seen; `lower` where it was not."""
-    seen = counts_row_total > 0
-    total = np.maximum(counts_row_total, 1)
-    probability = np.maximum(count - discount, 0) / total + discount * distinct / total * lower
-    return np.where(seen, probability, lower)
+    safe_total = np.maximum(total, 1)
+    probability = np.maximum(count - discount, 0) / safe_total + discount * distinct / safe_total * lower
+    return np.where(total > 0, probability, lower)
+
+
+def probabilities(model: Order2ByteModel, a, b, c) -> np.ndarray:
+    """P(c | a b) for integer arrays (or scalars) a, b, c of bytes."""
+    a, b, c = (np.asarray(x, dtype=np.int64) for x in (a, b, c))
+    discount2, discount3 = model.discounts
+    p2 = _interpolate(model.bigram_totals[b], model.bigram_distinct[b], model.bigrams[b, c], discount2,
+                      model.unigram[c])
+    contexts = (a << 8) | b
+    return _interpolate(model.trigram_totals[contexts], model.trigram_distinct[contexts],
+                        model.trigrams[contexts, c], discount3, p2)
 
 
 def bits_per_byte(model: Order2ByteModel, text: np.ndarray) -> float:
     """Mean -log2 P(byte | two bytes before) over the uint8 `text` (its first two bytes excluded)."""
     text = np.asarray(text, dtype=np.int64)
-    a, b, c = text[:-2], text[1:-1], text[2:]
-    discount2, discount3 = model.discounts
-    bigram_rows = model.bigrams[b]  # [N, 256]: counts after b.
-    p2 = _interpolate(bigram_rows.sum(axis=1), np.count_nonzero(bigram_rows, axis=1), model.bigrams[b, c],
-                      discount2, model.unigram[c])
-    contexts = (a << 8) | b
-    row_totals = model.trigrams.sum(axis=1)
-    row_distinct = np.count_nonzero(model.trigrams, axis=1)
-    p3 = _interpolate(row_totals[contexts], row_distinct[contexts], model.trigrams[contexts, c], discount3, p2)
-    return float(-np.mean(np.log2(p3)))
+    return float(-np.mean(np.log2(probabilities(model, text[:-2], text[1:-1], text[2:]))))
