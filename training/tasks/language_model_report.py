@@ -33,10 +33,11 @@ def report(task, model, model_dir, log) -> dict:
     test = held_out_figures(model, corpus.test, config.sequence_length, config.batch_size)
     baseline = bits_per_byte(fit_order2(corpus.train), corpus.test)
     sampler = ByteSampler(model, config.sequence_length)
+    prompts = sample_prompts(corpus.test, min(PROMPT_BYTES, config.sequence_length // 2))
     samples = [{"prompt": prompt.decode("utf-8"),
                 "continuation": sampler.sample(prompt, SAMPLE_BYTES, SAMPLE_TEMPERATURE, seed=config.seed + index)
                 .decode("utf-8", errors="replace")}
-               for index, prompt in enumerate(sample_prompts(corpus.test))]
+               for index, prompt in enumerate(prompts)]
     result = {"test": test, "order2_baseline": {"bits_per_byte": baseline}, "samples": samples}
     log(f"Test text ({test['bytes']:,} bytes): {test['bits_per_byte']:.4f} bits per byte, perplexity "
         f"{test['perplexity']:.3f}, next-byte accuracy {test['accuracy']:.4f}; the order-2 count model "
@@ -71,15 +72,15 @@ def held_out_figures(model, text: np.ndarray, sequence_length: int, batch_size: 
             "accuracy": total_correct / count, "bytes": int(count)}
 
 
-def sample_prompts(text: np.ndarray) -> list:
-    """SAMPLES prompts of up to PROMPT_BYTES bytes from the start of lines spread over `text`,
-    cut to whole UTF-8 characters."""
+def sample_prompts(text: np.ndarray, length: int = PROMPT_BYTES) -> list:
+    """SAMPLES prompts of up to `length` bytes from the start of lines spread over `text`, cut to
+    whole UTF-8 characters."""
     data = bytes(text)
     prompts = []
     for index in range(SAMPLES):
         start, line = data.find(b"\n", len(data) * index // SAMPLES) + 1, b""
         while start and not line.strip():  # The next line with something on it.
-            line = data[start:start + PROMPT_BYTES].split(b"\n")[0].split(b"\x1c")[0]
+            line = data[start:start + length].split(b"\n")[0].split(b"\x1c")[0]
             start = data.find(b"\n", start) + 1
         prompt = line.decode("utf-8", errors="ignore").encode("utf-8")
         prompts.append(prompt or b"\n")
