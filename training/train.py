@@ -115,6 +115,26 @@ flags.DEFINE_string("worker_hosts", _DEFAULTS.worker_hosts, "For 'multi_worker':
                     "comma-separated, the chief first; the same list on every worker. Empty: read TF_CONFIG.")
 flags.DEFINE_integer("task_index", _DEFAULTS.task_index, "For 'multi_worker' with --worker_hosts: this "
                      "worker's position in the list (0 is the chief).")
+# Evaluation jobs, the best checkpoint, hooks (issue 18).
+flags.DEFINE_string("mode", _DEFAULTS.mode, "train; evaluate (test a checkpoint of --model_dir and write the "
+                    "report; nothing is trained or locked); continuous_evaluate (a sidecar beside a trainer of "
+                    "--model_dir: validate each new checkpoint, TensorBoard under eval_sidecar, end with the run). "
+                    "Give the trainer's flags.")
+flags.DEFINE_string("checkpoint", _DEFAULTS.checkpoint, "--mode=evaluate: the checkpoint to test, a path "
+                    "(runs/x/ckpt-300) or best; empty: the newest in --model_dir.")
+flags.DEFINE_string("best_metric", _DEFAULTS.best_metric, "Keep the best checkpoint by this metric in "
+                    "<model_dir>/best, e.g. validation/accuracy or validation/loss: lower is better for names "
+                    "ending in loss or error, higher otherwise; min:/max: prefixes say it. Empty: off.")
+flags.DEFINE_boolean("use_best", _DEFAULTS.use_best, "With --best_metric: the final test, report and export use "
+                     "the best checkpoint (--nouse_best: the newest weights).")
+flags.DEFINE_string("hooks", _DEFAULTS.hooks, "Comma-separated import paths package.module:make_hooks of "
+                    "callables taking the TrainConfig and returning hooks called as hook(step, metrics, model) "
+                    "after each training loop (README: Hooks).")
+flags.DEFINE_string("early_stopping_metric", _DEFAULTS.early_stopping_metric, "Stop training (with a "
+                    "checkpoint; test and export follow) when this metric, e.g. validation/loss, has not "
+                    "improved for --early_stopping_patience evaluations. Direction as for --best_metric.")
+flags.DEFINE_integer("early_stopping_patience", _DEFAULTS.early_stopping_patience, "Evaluations without "
+                     "improvement of --early_stopping_metric before stopping.")
 
 FLAGS = flags.FLAGS
 
@@ -170,12 +190,23 @@ def _main(argv):
     from layers.pretrained_weights import PretrainedWeightsError
     from training.jit import XlaCompileError
     from training.nan_policy import NonFiniteLossError
+    from training.evaluation_run import evaluate_checkpoint, evaluate_continuously
+    from training.hooks import HookError
     from training.run import run_training
     from training.signals import TrainingStopped
     from training.task import TaskError
 
     try:
-        result = run_training(config)
+        if config.mode == "evaluate":
+            test_metrics = evaluate_checkpoint(config).metrics
+        elif config.mode == "continuous_evaluate":
+            evaluate_continuously(config)
+            return
+        else:
+            result = run_training(config)
+            if not result.training.is_chief:
+                return
+            test_metrics = result.training.test_metrics
     except TrainingStopped as stopped:  # A clean, resumable stop: exit status 0.
         print(stopped)
         return
@@ -186,7 +217,7 @@ def _main(argv):
     # full or read-only disk.
     except (CheckpointError, DatasetError, RunConfigMismatch, NonFiniteLossError, XlaCompileError,
             config_lib.ConfigError, PretrainedWeightsError, RunDirectoryLockedError, StorageError,
-            TaskError) as error:
+            TaskError, HookError) as error:
         sys.exit(f"error: {error}")
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
         if config.distribution_strategy != "multi_worker":
@@ -198,9 +229,8 @@ def _main(argv):
         cause = ", ".join(tasks) or "a peer stopped responding"
         sys.exit(f"error: the multi-worker job lost a worker ({cause[:200]}); start every worker again with "
                  f"the same flags to resume from the last checkpoint in {config.model_dir}")
-    if result.training.is_chief:
-        for name, value in result.training.test_metrics.items():
-            print(f"Test {name.replace('_', ' ')}: {value:.4f}")
+    for name, value in test_metrics.items():
+        print(f"Test {name.replace('_', ' ')}: {value:.4f}")
 
 
 if __name__ == "__main__":
