@@ -11,9 +11,11 @@ a trainer may be running there.
 - continuous_evaluate: a sidecar. It evaluates the validation split of each new checkpoint once
   (when several appeared meanwhile, the newest) and writes the figures under
   `<model_dir>/eval_sidecar` for TensorBoard, apart from the trainer's `validation`. It ends once
-  the run's final step (--train_steps) is evaluated, or when the trainer that it saw holding the
-  directory's lock (core/run_lock.py) has released it and no new checkpoint is left; started before
-  the trainer, it waits for it. Evaluation runs on one device, without XLA.
+  the run's final step (--train_steps) is evaluated, or when no trainer holds the directory's lock
+  (core/run_lock.py) and no new checkpoint is left, provided a trainer was seen or the run has
+  checkpoints: started on an empty directory it waits for the trainer; started on a stopped run it
+  evaluates the newest checkpoint and ends (so start it after a trainer that resumes a run).
+  Evaluation runs on one device, without XLA.
 """
 
 import dataclasses
@@ -158,8 +160,9 @@ def evaluate_continuously(config, datasets=None, log=print, task=None, poll_seco
                     log(f"Reached the final step {config.train_steps}; the sidecar ends")
                     return results
                 continue
-            if trainer_seen and not training:
-                log(f"The trainer of {config.model_dir} has ended (its lock is released); the sidecar ends")
+            if not training and (trainer_seen or candidates):
+                log(f"No trainer holds {config.model_dir} (its lock is released) and every checkpoint is "
+                    "evaluated; the sidecar ends")
                 return results
             time.sleep(poll_seconds)
     finally:
