@@ -92,6 +92,8 @@ def run_directory_in_use(directory) -> bool:
     """
     if "://" in directory:
         return False
+    if holds_run_directory_lock(directory):
+        return True
     try:
         lock_file = open(os.path.join(directory, LOCK_NAME), encoding="utf-8")  # pylint: disable=consider-using-with
     except FileNotFoundError:  # Released: a trainer removes the file when it ends.
