@@ -23,9 +23,9 @@ from core.distributed_input import (distribute_evaluation_batches, distribute_tr
 from core.replica_agreement import check_workers_agree, make_replica_state_averager
 from core.run_config_store import check_resumable, write_run_config
 from core.summaries import SummaryWriter
+from training.best_checkpoint import BestCheckpoint
 from training.config import CHANGEABLE_ON_RESUME
 from training.environment_checks import check_environment
-from training.best_checkpoint import BestCheckpoint
 from training.ema import ExponentialMovingAverage, averaged_weights
 from training.hooks import call_hooks, hooks_from_config
 from training.jit import explain_xla_errors, resolve_jit_compile, resolve_loop_compilation
