@@ -62,6 +62,16 @@ def test_evaluate_tests_the_newest_checkpoint_as_the_run_did_and_writes_the_repo
     assert older.step == 10 and older.metrics["loss"] != result.metrics["loss"]
 
 
+def test_evaluate_restores_the_runs_weight_average(tmp_path):
+    # With --ema_decay the run tests the averaged weights; so must the evaluation job.
+    config = TrainConfig(**{**BASE, "train_steps": 10, "eval_every": 0, "ema_decay": 0.9,
+                            "model_dir": str(tmp_path / "run")})
+    trained = train_and_evaluate(config, log=lambda line: None)
+    evaluated = evaluate_checkpoint(TrainConfig(**{**config.to_dict(), "mode": "evaluate"}), log=lambda line: None)
+    for name, value in trained.test_metrics.items():
+        np.testing.assert_allclose(evaluated.metrics[name], value, rtol=1e-6, err_msg=name)
+
+
 def _remove_run_config(run):
     (run / "run_config.json").unlink()
 
