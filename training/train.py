@@ -154,6 +154,9 @@ def main(argv):
         with stop_on_signals():  # Outside the training loop a signal stops at once (training/signals.py).
             _main(argv)
     except StopSignal as stopped:  # Locks and partial outputs are gone by now; say where the run stands.
+        if FLAGS.mode != "train":  # An evaluation job leaves the run as it found it.
+            print(f"Stopped by {stopped.signal_name}; --mode={FLAGS.mode} wrote no checkpoint of {FLAGS.model_dir}")
+            return
         print(stopped_outside_training_message(stopped.signal_name, _newest_checkpoint()))
 
 
