@@ -25,10 +25,10 @@ MAX_IMAGE_SIZE = 1024  # A 1024x1024x3 image is 12 MB as float32, per example.
 # Counts (steps, batch size, replicas...) pass through int32 tensors (the steps of a compiled loop,
 # dataset sizes); a larger value fails deep inside TensorFlow, after run_config.json is written.
 MAX_INT = 2**31 - 1
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**32 - 1  # NumPy's seed range (keras.utils.set_random_seed seeds NumPy too).
 # train: train, test, report, export; evaluate: test a checkpoint and report; continuous_evaluate:
 # validate each new checkpoint of a run another process trains (training/evaluation_run.py).
-MODES = ("train", "evaluate", "continuous_evaluate")  # NumPy's seed range (keras.utils.set_random_seed seeds NumPy too).
+MODES = ("train", "evaluate", "continuous_evaluate")
 
 
 class ConfigError(ValueError):
@@ -78,7 +78,8 @@ class TrainConfig:
     fine_tune_steps: int = 300
     fine_tune_learning_rate: float = 1e-5
     export: bool = True
-    # Evaluation jobs, the best checkpoint, hooks (issue 18; training/evaluation_run.py, best_checkpoint.py, hooks.py).
+    # Evaluation jobs, the best checkpoint, hooks (issue 18): training/evaluation_run.py,
+    # best_checkpoint.py, hooks.py.
     mode: str = "train"
     checkpoint: str = ""
     best_metric: str = ""

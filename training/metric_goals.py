@@ -2,9 +2,10 @@
 
 A goal names a metric as the run reports it at a loop boundary, `<split>/<name>`: `train/loss`,
 `validation/accuracy`, `validation/top5_accuracy`, ... The direction is explicit with a `min:` or
-`max:` prefix; without one, a name that reads as an error goes down and anything else goes up:
-lower is better for names ending in `loss` or `error` or holding `perplexity`
-(`validation/loss`, `validation/mean_absolute_error`), higher for the rest (accuracies, AUC, ...).
+`max:` prefix; without one, a name that reads as an error or a cost goes down and anything else
+goes up: lower is better for names ending in `loss` or `error` or holding `perplexity` or
+`bits_per` (`validation/loss`, `validation/mean_absolute_error`, a language model's
+`validation/bits_per_byte`), higher for the rest (accuracies, AUC, ...).
 """
 
 import dataclasses
@@ -12,6 +13,7 @@ import math
 
 SPLITS = ("train", "validation")  # The metrics a loop boundary has; the test split comes at the end only.
 _LOWER_IS_BETTER_ENDINGS = ("loss", "error")
+_LOWER_IS_BETTER_PARTS = ("perplexity", "bits_per")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +64,8 @@ def parse_metric_goal(text: str) -> MetricGoal:
         raise ValueError(f"must look like [min:|max:]{'|'.join(SPLITS)}/<metric>, e.g. validation/accuracy")
     if direction:
         return MetricGoal(key, direction == "min")
-    return MetricGoal(key, name.endswith(_LOWER_IS_BETTER_ENDINGS) or "perplexity" in name)
+    lower = name.endswith(_LOWER_IS_BETTER_ENDINGS) or any(part in name for part in _LOWER_IS_BETTER_PARTS)
+    return MetricGoal(key, lower)
 
 
 def check_metric_flags(config, metric_names):

@@ -124,7 +124,8 @@ flags.DEFINE_string("checkpoint", _DEFAULTS.checkpoint, "--mode=evaluate: the ch
                     "(runs/x/ckpt-300) or best; empty: the newest in --model_dir.")
 flags.DEFINE_string("best_metric", _DEFAULTS.best_metric, "Keep the best checkpoint by this metric in "
                     "<model_dir>/best, e.g. validation/accuracy or validation/loss: lower is better for names "
-                    "ending in loss or error, higher otherwise; min:/max: prefixes say it. Empty: off.")
+                    "ending in loss or error or holding perplexity or bits_per, higher otherwise; min:/max: "
+                    "prefixes say it. Empty: off.")
 flags.DEFINE_boolean("use_best", _DEFAULTS.use_best, "With --best_metric: the final test, report and export use "
                      "the best checkpoint (--nouse_best: the newest weights).")
 flags.DEFINE_string("hooks", _DEFAULTS.hooks, "Comma-separated import paths package.module:make_hooks of "

@@ -271,7 +271,8 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
                 log(f"step {step}: validation " + _format_metrics(validation))
             if best:
                 best.consider(step, flatten_metrics(loop_metrics, validation))
-            hooks_stop = call_hooks(hooks, step, loop_metrics, validation, model)  # training/hooks.py
+            # A hook that stops or fails ends training after the checkpoint below (training/hooks.py).
+            hooks_stop = call_hooks(hooks, step, loop_metrics, validation, model)
             if (step == config.train_steps or stop_requests.signal_name or hooks_stop
                     or (config.checkpoint_every and step % config.checkpoint_every == 0)):
                 try:

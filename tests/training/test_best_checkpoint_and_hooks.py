@@ -95,11 +95,11 @@ def test_bad_evaluation_flags_are_one_line(tmp_path, overrides, message):
 
 def test_the_direction_rule():
     lower = {text: parse_metric_goal(text).lower_is_better for text in (
-        "validation/loss", "validation/mean_absolute_error", "validation/perplexity", "validation/accuracy",
-        "train/top5_accuracy", "min:validation/accuracy", "max:validation/loss")}
+        "validation/loss", "validation/mean_absolute_error", "validation/perplexity", "validation/bits_per_byte",
+        "validation/accuracy", "train/top5_accuracy", "min:validation/accuracy", "max:validation/loss")}
     assert lower == {"validation/loss": True, "validation/mean_absolute_error": True, "validation/perplexity": True,
-                     "validation/accuracy": False, "train/top5_accuracy": False, "min:validation/accuracy": True,
-                     "max:validation/loss": False}
+                     "validation/bits_per_byte": True, "validation/accuracy": False, "train/top5_accuracy": False,
+                     "min:validation/accuracy": True, "max:validation/loss": False}
 
 
 def test_early_stopping_ends_training_with_a_checkpoint_and_the_test_follows(tmp_path):
