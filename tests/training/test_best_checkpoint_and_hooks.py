@@ -72,8 +72,13 @@ def test_the_best_checkpoint_outlives_rotation_and_is_what_the_run_tests(tmp_pat
      "validation/loss, validation/top5_accuracy, validation/accuracy"),
     ("early_stopping_metric", "train/top1", "--early_stopping_metric='train/top1': the task reports no metric "
      "'top1'; it has train/loss, train/top5_accuracy, train/accuracy"),
+    ("hooks", "tests.training.no_such_hooks:make_hooks", "--hooks='tests.training.no_such_hooks:make_hooks': "
+     "ModuleNotFoundError: No module named 'tests.training.no_such_hooks'"),
+    ("hooks", "tests.training.test_best_checkpoint_and_hooks:RECORDED", "--hooks="
+     "'tests.training.test_best_checkpoint_and_hooks:RECORDED': TypeError: 'list' object is not callable"),
 ])
-def test_a_metric_the_task_lacks_is_one_line_before_the_directory_is_touched(tmp_path, flag, value, message):
+def test_a_metric_the_task_lacks_or_a_bad_hook_is_one_line_before_the_directory_is_touched(tmp_path, flag, value,
+                                                                                          message):
     extra = {"early_stopping_patience": 2} if flag == "early_stopping_metric" else {}
     with pytest.raises(ConfigError) as error:
         train_and_evaluate(_config(tmp_path, **{flag: value}, **extra), log=lambda line: None)
