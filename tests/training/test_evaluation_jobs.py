@@ -125,6 +125,25 @@ def test_the_script_says_a_directory_has_no_checkpoint_in_one_line(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_the_script_evaluates_then_watches_with_the_trainers_flags(finished_run, tmp_path, capsys):
+    from training import train as train_script
+
+    run = _copy(finished_run, tmp_path)
+    flags = [f"--{name}={value}" for name, value in BASE.items() if name != "export"] + [f"--model_dir={run}"]
+    for mode in ("evaluate", "continuous_evaluate"):
+        train_script.FLAGS(["train", *flags, f"--mode={mode}"])
+        try:
+            train_script.main(["train"])
+        finally:
+            train_script.FLAGS.unparse_flags()
+    lines = capsys.readouterr().out.splitlines()
+    test_lines = [line for line in lines if line.startswith("Test ")]
+    assert test_lines == [f"Test {name.replace('_', ' ')}: {value:.4f}"
+                          for name, value in finished_run[1].test_metrics.items()]
+    assert any(line.startswith("step 20: validation loss ") for line in lines)
+    assert lines[-1] == "Reached the final step 20; the sidecar ends"
+
+
 def test_sidecar_on_a_stopped_run_evaluates_its_newest_checkpoint_and_ends(finished_run, tmp_path):
     run = _copy(finished_run, tmp_path)
     lines = []
