@@ -16,6 +16,7 @@ import contextlib
 import glob
 import json
 import os
+import shutil
 
 import tensorflow as tf
 
@@ -137,8 +138,13 @@ def _write_record(directory, record):
 
 
 def _remove_other_checkpoints(directory, keep):
-    """Deletes the best directory's checkpoint files other than `keep`'s (the previous bests)."""
+    """Deletes the best directory's checkpoint files other than `keep`'s: the previous best, and
+    what a killed save left (a `ckpt-N_temp/` directory, a data file without its index)."""
     for path in glob.glob(os.path.join(directory, f"{PREFIX}-*")):
-        if not os.path.basename(path).startswith(f"{keep}."):
-            with contextlib.suppress(OSError):
+        if os.path.basename(path).startswith(f"{keep}."):
+            continue
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
                 os.remove(path)

@@ -58,6 +58,7 @@ class TrainResult:
     is_chief: bool = True  # False on the other workers of a multi-worker job, which log no results.
     strategy: object = None  # The tf.distribute strategy the model's variables live under.
     task: object = None  # The task trained.
+    best_checkpoint: str | None = None  # With --best_metric and --use_best: the checkpoint tested.
 
     @property
     def test_loss(self) -> float:
@@ -292,15 +293,16 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
                 break
     summaries.close()
     validation_summaries.close()
+    best_path = None
     if best and config.use_best:
         if strategy.cluster_resolver is not None:  # Also waits for the chief's record of the best.
             check_workers_agree(strategy, int(best.record["step"]) if best.record else -1, "the best checkpoint")
-        best.restore_best(model, ema, log if chief else (lambda line: None))
+        best_path = best.restore_best(model, ema, log if chief else (lambda line: None))
 
     return TrainResult(
         test_metrics=evaluate(test_batches), validation_history=validation_history, final_step=step,
         precision=policy, jit_compile=jit_compile, model=model, ema=ema, is_chief=chief, strategy=strategy,
-        task=task)
+        task=task, best_checkpoint=best_path)
 
 
 def _checkpoint_names(optimizers):

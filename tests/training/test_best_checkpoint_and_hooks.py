@@ -30,6 +30,9 @@ def _config(tmp_path, **overrides):
 def test_the_best_checkpoint_outlives_rotation_and_is_what_the_run_tests(tmp_path):
     # "min:" on an accuracy picks the least accurate evaluation, so the best is an early one that
     # keep_checkpoints=1 rotates out of the run directory.
+    killed_save = tmp_path / "run" / BEST_DIRECTORY / "ckpt-3_temp"  # What a killed best save leaves.
+    killed_save.mkdir(parents=True)
+    (killed_save / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 10)
     lines = []
     result = train_and_evaluate(_config(tmp_path, keep_checkpoints=1, best_metric="min:validation/accuracy"),
                                 log=lines.append)
@@ -41,8 +44,10 @@ def test_the_best_checkpoint_outlives_rotation_and_is_what_the_run_tests(tmp_pat
     assert record == {"metric": "validation/accuracy", "lower_is_better": True, "value": accuracies[best_step],
                       "step": best_step, "checkpoint": f"ckpt-{best_step}"}
     assert sorted(path.name for path in run.glob("ckpt-*.index")) == ["ckpt-40.index"]
-    assert sorted(path.name for path in (run / BEST_DIRECTORY).glob("ckpt-*.index")) == [f"ckpt-{best_step}.index"]
-    assert f"Testing the best checkpoint {run / BEST_DIRECTORY / f'ckpt-{best_step}'} " in "\n".join(lines)
+    assert sorted(path.name for path in (run / BEST_DIRECTORY).iterdir()) == [
+        RECORD_FILE, f"ckpt-{best_step}.data-00000-of-00001", f"ckpt-{best_step}.index"]
+    assert result.best_checkpoint == str(run / BEST_DIRECTORY / f"ckpt-{best_step}")
+    assert f"Testing the best checkpoint {result.best_checkpoint} " in "\n".join(lines)
 
     # The test metrics are the best checkpoint's.
     best = evaluate_checkpoint(_config(tmp_path, mode="evaluate", checkpoint="best"), log=lambda line: None)
@@ -64,7 +69,7 @@ def test_the_best_checkpoint_outlives_rotation_and_is_what_the_run_tests(tmp_pat
                                           train_steps=50, use_best=False), log=lines.append)
     assert json.loads((run / BEST_DIRECTORY / RECORD_FILE).read_text()) == record
     assert not any(line.startswith(("New best", "Testing the best")) for line in lines), lines
-    assert extended.test_metrics["loss"] != result.test_metrics["loss"]
+    assert extended.test_metrics["loss"] != result.test_metrics["loss"] and extended.best_checkpoint is None
 
 
 @pytest.mark.parametrize("flag,value,message", [
