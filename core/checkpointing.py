@@ -162,30 +162,51 @@ class TrainingCheckpoint:
         return None
 
     def _check_variable_lists(self, path):
-        """Compares each list of variables with the checkpoint's, position by position.
+        _check_variable_lists(path, self.trackables)
 
-        TensorFlow matches list elements by position only, so a checkpoint of another model
-        fails late with an anonymous shape error, or not at all when the shapes happen to agree
-        in number; this names the variable instead. The saved list is read from the checkpoint's
-        object graph, not from key names: a variable also reachable by a shorter path (a weight
-        a model owns directly, every weight of a bare layer) is stored once under that path, so
-        its list position has no key of its own.
-        """
-        reader = tf.train.load_checkpoint(path)
-        saved_lists = _saved_lists(reader)
-        for name, value in self.trackables.items():
-            if not isinstance(value, (list, tuple)):
-                continue
-            saved = saved_lists.get(name, [])
-            if len(saved) != len(value):
-                raise ValueError(f"it holds {len(saved)} {name}, this run has {len(value)} "
-                                 "(a different model or architecture)")
-            for index, (variable, saved_shape) in enumerate(zip(value, saved)):
-                if tuple(variable.shape) != tuple(saved_shape):
-                    label = getattr(variable, "path", None) or variable.name
-                    raise ValueError(f"{name}[{index}] ({label}) has shape {tuple(variable.shape)} here "
-                                     f"but {tuple(saved_shape)} in the checkpoint (a different model or "
-                                     "layer sizes)")
+
+def restore_objects(path, **trackables):
+    """Restores some of what a run saved (e.g. only `model` and `model_variables`) from the
+    checkpoint `path`, writing nothing: what an evaluation job needs.
+
+    Raises:
+      CheckpointError: naming `path` when it is missing or unreadable, or does not fit these
+        objects (another model, other shapes).
+    """
+    try:
+        _check_variable_lists(path, trackables)
+        tf.train.Checkpoint(**trackables).read(path).assert_existing_objects_matched().expect_partial()
+    except _UNREADABLE as error:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {_first_line(error)}") from None
+    except (ValueError, AssertionError) as error:
+        raise CheckpointError(f"checkpoint {path} does not fit this run: {_first_line(error)}") from None
+
+
+def _check_variable_lists(path, trackables):
+    """Compares each list of variables with the checkpoint's, position by position.
+
+    TensorFlow matches list elements by position only, so a checkpoint of another model
+    fails late with an anonymous shape error, or not at all when the shapes happen to agree
+    in number; this names the variable instead. The saved list is read from the checkpoint's
+    object graph, not from key names: a variable also reachable by a shorter path (a weight
+    a model owns directly, every weight of a bare layer) is stored once under that path, so
+    its list position has no key of its own.
+    """
+    reader = tf.train.load_checkpoint(path)
+    saved_lists = _saved_lists(reader)
+    for name, value in trackables.items():
+        if not isinstance(value, (list, tuple)):
+            continue
+        saved = saved_lists.get(name, [])
+        if len(saved) != len(value):
+            raise ValueError(f"it holds {len(saved)} {name}, this run has {len(value)} "
+                             "(a different model or architecture)")
+        for index, (variable, saved_shape) in enumerate(zip(value, saved)):
+            if tuple(variable.shape) != tuple(saved_shape):
+                label = getattr(variable, "path", None) or variable.name
+                raise ValueError(f"{name}[{index}] ({label}) has shape {tuple(variable.shape)} here "
+                                 f"but {tuple(saved_shape)} in the checkpoint (a different model or "
+                                 "layer sizes)")
 
 
 def _saved_lists(reader) -> dict:

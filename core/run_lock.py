@@ -82,6 +82,36 @@ def run_directory_lock(directory: str):
         yield path
 
 
+def run_directory_in_use(directory) -> bool:
+    """Whether a training process holds `directory`'s lock, asked without taking it (an evaluation
+    job watching the run must not block it).
+
+    The lock file names its owner: on this host, whether that pid runs decides. A file naming no
+    owner yet, or another host's process, is probed with a shared flock released at once; a
+    trainer starting in that instant on another machine would see the directory as locked.
+    """
+    if "://" in directory:
+        return False
+    if holds_run_directory_lock(directory):
+        return True
+    try:
+        lock_file = open(os.path.join(directory, LOCK_NAME), encoding="utf-8")  # pylint: disable=consider-using-with
+    except FileNotFoundError:  # Released: a trainer removes the file when it ends.
+        return False
+    with lock_file:
+        holder = _read(lock_file)
+        if holder is not None and holder["host"] == socket.gethostname():
+            return _alive_elsewhere(holder)
+        try:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return True
+            return holder is not None  # No flock here: another host's record counts as held.
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+        return False
+
+
 def holds_run_directory_lock(directory) -> bool:
     """Whether this process holds `directory`'s lock (so no other process writes there)."""
     return os.path.realpath(directory) in _HELD

@@ -28,3 +28,14 @@ def test_conformance_example_passes_for_the_readme_layer():
     namespace = {"__name__": "readme_conformance_example"}
     exec(compile(_example("readme-example:conformance"), "README.md", "exec"), namespace)
     namespace["test_scaled_dense_conforms"]()  # Raises ConformanceError on any failed check.
+
+
+def test_hooks_example_calls_the_hook_at_each_validation_and_keeps_the_best(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # The example writes runs/hooks.
+    namespace = {"__name__": "readme_hooks_example"}
+    exec(compile(_example("readme-example:hooks"), "README.md", "exec"), namespace)
+    result, losses = namespace["result"], namespace["losses"]
+    assert losses == [(step, metrics["loss"]) for step, metrics in result.validation_history]
+    assert f"Stopped at step {result.final_step}; validation loss by step: {losses}" in capsys.readouterr().out
+    best_step = min(losses, key=lambda pair: pair[1])[0]
+    assert (tmp_path / "runs" / "hooks" / "best" / f"ckpt-{best_step}.index").exists()

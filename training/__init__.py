@@ -13,9 +13,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import_tensorflow_quietly()
 
 from training.config import ConfigError, TrainConfig  # noqa: E402
+from training.evaluation_run import EvaluationResult, evaluate_checkpoint, evaluate_continuously  # noqa: E402
+from training.hooks import EarlyStopping, HookError, StopTraining  # noqa: E402
 from training.jit import XlaCompileError  # noqa: E402
 from training.task import TaskDatasets, TaskError  # noqa: E402
 from training.training_phase import TrainResult, train_and_evaluate  # noqa: E402
 
-__all__ = ["ConfigError", "TaskDatasets", "TaskError", "TrainConfig", "TrainResult", "XlaCompileError",
-           "train_and_evaluate"]
+__all__ = ["ConfigError", "EarlyStopping", "EvaluationResult", "HookError", "StopTraining", "TaskDatasets",
+           "TaskError", "TrainConfig", "TrainResult", "XlaCompileError", "evaluate_checkpoint",
+           "evaluate_continuously", "train_and_evaluate"]

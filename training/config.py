@@ -15,6 +15,7 @@ from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
 from core.data.text_catalog import TEXT_DATASETS, TEXT_FILE_DATASETS
 from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
+from training.metric_goals import parse_metric_goal
 from training.nan_policy import NAN_POLICIES
 from training.optimizers import OPTIMIZERS
 from training.schedules import LR_SCHEDULES
@@ -37,6 +38,9 @@ MAX_SEQUENCE_LENGTH = 65536
 # Image classification's data and transfer flags, which a language model has no use for.
 IMAGE_ONLY_FLAGS = {"image_size": 0, "augment": "none", "mixup_alpha": 0.0, "cutmix_alpha": 0.0,
                     "pretrained_weights": None, "freeze_base": False, "unfreeze_from": ""}
+# train: train, test, report, export; evaluate: test a checkpoint and report; continuous_evaluate:
+# validate each new checkpoint of a run another process trains (training/evaluation_run.py).
+MODES = ("train", "evaluate", "continuous_evaluate")
 
 
 class ConfigError(ValueError):
@@ -94,6 +98,15 @@ class TrainConfig:
     sequence_length: int = 0
     remat: bool = False
     skip_undecodable_files: bool = False
+    # Evaluation jobs, the best checkpoint, hooks (issue 18): training/evaluation_run.py,
+    # best_checkpoint.py, hooks.py.
+    mode: str = "train"
+    checkpoint: str = ""
+    best_metric: str = ""
+    use_best: bool = True
+    hooks: str = ""
+    early_stopping_metric: str = ""
+    early_stopping_patience: int = 0
 
     def __post_init__(self):
         defaults = TASK_DEFAULTS.get(self.task, TASK_DEFAULTS["image_classification"])
@@ -129,6 +142,33 @@ class TrainConfig:
                 raise ConfigError(f"--{name}={value!r}: must name a built-in {name} or an import path that "
                                   "must look like package.module:ClassName")
         self._validate_transfer()
+        self._validate_evaluation()
+
+    def _validate_evaluation(self):
+        """--mode and its --checkpoint, --best_metric, the hooks and early stopping."""
+        _require_choice("mode", self.mode, MODES)
+        for name in ("checkpoint", "best_metric", "hooks", "early_stopping_metric"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"--{name}={getattr(self, name)!r}: must be a string")
+        if self.checkpoint and self.mode != "evaluate":
+            raise ConfigError(f"--checkpoint={self.checkpoint!r}: names the checkpoint --mode=evaluate tests; "
+                              f"--mode={self.mode} does not use it")
+        if not isinstance(self.use_best, bool):
+            raise ConfigError(f"--use_best={self.use_best!r}: must be true or false")
+        for name in ("best_metric", "early_stopping_metric"):
+            if getattr(self, name):
+                try:
+                    parse_metric_goal(getattr(self, name))
+                except ValueError as error:
+                    raise ConfigError(f"--{name}={getattr(self, name)!r}: {error}") from None
+        _require_int("early_stopping_patience", self.early_stopping_patience, minimum=0)
+        if bool(self.early_stopping_metric) != bool(self.early_stopping_patience):
+            raise ConfigError(f"--early_stopping_patience={self.early_stopping_patience}: early stopping needs "
+                              "both --early_stopping_metric and a patience of 1 or more evaluations")
+        for path in filter(None, self.hooks.split(",")):
+            module, colon, attribute = path.strip().partition(":")
+            if not module or not colon or not attribute:
+                raise ConfigError(f"--hooks={self.hooks!r}: each entry must look like package.module:make_hooks")
 
     def _validate_transfer(self):
         """Pretrained weights, the frozen-base phase and the fine-tuning phase, export."""
@@ -258,6 +298,9 @@ CHANGEABLE_ON_RESUME = frozenset({
     "train_steps", "fine_tune_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "steps_per_loop",
     "jit_compile", "deterministic", "on_nan", "data_dir", "model_dir", "pretrained_weights", "export",
     "distribution_strategy", "num_replicas", "worker_hosts", "task_index", "remat",
+    # What a command does with the run and what watches it; the best checkpoint's record names its
+    # metric, so another --best_metric starts a new record (training/best_checkpoint.py).
+    "mode", "checkpoint", "best_metric", "use_best", "hooks", "early_stopping_metric", "early_stopping_patience",
 })
 
 

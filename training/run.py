@@ -12,6 +12,7 @@ from core.run_lock import deferred_release
 from training.environment_checks import check_environment
 from training.ema import averaged_weights
 from training.export import EXPORT_DIRECTORY, export_saved_model
+from training.hooks import hooks_from_config
 from training.run_strategy import create_run_strategy
 from training.tasks import create_task
 from training.training_phase import TrainResult, train_phase
@@ -29,7 +30,7 @@ class RunResult:
 # The run directory's lock, taken by the first phase once its data are checked, stays until the report
 # and the export are written: one lock over every phase and everything after them.
 @deferred_release()
-def run_training(config, datasets=None, log=print, task=None) -> RunResult:
+def run_training(config, datasets=None, log=print, task=None, hooks=None) -> RunResult:
     """Trains `config.task`, phase after phase; reports on the test split; exports for serving.
 
     Args:
@@ -37,6 +38,8 @@ def run_training(config, datasets=None, log=print, task=None) -> RunResult:
       datasets: image classification: DatasetSplits to use instead of loading `config.dataset`.
       log: where progress lines and the report go.
       task: a task object to train instead of `config.task`.
+      hooks: callables hook(step, metrics, model) at every loop boundary of every phase
+        (training/hooks.py), before those `--hooks` and early stopping add.
 
     Returns:
       RunResult. The task writes its report into `config.model_dir` (image classification:
@@ -46,11 +49,12 @@ def run_training(config, datasets=None, log=print, task=None) -> RunResult:
     check_environment(config, task)
     create_run_strategy(config)  # Before the data: it must precede TensorFlow's initialization.
     task = task or create_task(config, datasets=datasets, log=log)
-    result = train_phase(config, task, log)
+    hooks = list(hooks or []) + hooks_from_config(config, log)
+    result = train_phase(config, task, log, hooks)
     phase = getattr(task, "next_phase", lambda: None)()
     while phase is not None:  # E.g. fine-tuning after a frozen-base phase.
         phase_config, task = phase
-        result = train_phase(phase_config, task, log)
+        result = train_phase(phase_config, task, log, hooks)
         phase = task.next_phase()
 
     # With --ema_decay the test figures are the averaged weights'; the report and export use them

@@ -127,6 +127,27 @@ flags.DEFINE_boolean("remat", _DEFAULTS.remat, "language_model: recompute each t
                      "in the backward pass instead of storing them (less memory for long sequences, more time).")
 flags.DEFINE_boolean("skip_undecodable_files", _DEFAULTS.skip_undecodable_files, "--dataset=text_folder: leave "
                      "out files that are not UTF-8 (each named in the log) instead of stopping at the first.")
+# Evaluation jobs, the best checkpoint, hooks (issue 18).
+flags.DEFINE_string("mode", _DEFAULTS.mode, "train; evaluate (test a checkpoint of --model_dir and write the "
+                    "report; nothing is trained or locked); continuous_evaluate (a sidecar beside a trainer of "
+                    "--model_dir: validate each new checkpoint, TensorBoard under eval_sidecar, end with the run). "
+                    "Give the trainer's flags.")
+flags.DEFINE_string("checkpoint", _DEFAULTS.checkpoint, "--mode=evaluate: the checkpoint to test, a path "
+                    "(runs/x/ckpt-300) or best; empty: the newest in --model_dir.")
+flags.DEFINE_string("best_metric", _DEFAULTS.best_metric, "Keep the best checkpoint by this metric in "
+                    "<model_dir>/best, e.g. validation/accuracy or validation/loss: lower is better for names "
+                    "ending in loss or error or holding perplexity or bits_per, higher otherwise; min:/max: "
+                    "prefixes say it. Empty: off.")
+flags.DEFINE_boolean("use_best", _DEFAULTS.use_best, "With --best_metric: the final test, report and export use "
+                     "the best checkpoint (--nouse_best: the newest weights).")
+flags.DEFINE_string("hooks", _DEFAULTS.hooks, "Comma-separated import paths package.module:make_hooks of "
+                    "callables taking the TrainConfig and returning hooks called as hook(step, metrics, model) "
+                    "after each training loop (README: Hooks).")
+flags.DEFINE_string("early_stopping_metric", _DEFAULTS.early_stopping_metric, "Stop training (with a "
+                    "checkpoint; test and export follow) when this metric, e.g. validation/loss, has not "
+                    "improved for --early_stopping_patience evaluations. Direction as for --best_metric.")
+flags.DEFINE_integer("early_stopping_patience", _DEFAULTS.early_stopping_patience, "Evaluations without "
+                     "improvement of --early_stopping_metric before stopping.")
 
 FLAGS = flags.FLAGS
 
@@ -146,6 +167,9 @@ def main(argv):
         with stop_on_signals():  # Outside the training loop a signal stops at once (training/signals.py).
             _main(argv)
     except StopSignal as stopped:  # Locks and partial outputs are gone by now; say where the run stands.
+        if FLAGS.mode != "train":  # An evaluation job leaves the run as it found it.
+            print(f"Stopped by {stopped.signal_name}; --mode={FLAGS.mode} wrote no checkpoint of {FLAGS.model_dir}")
+            return
         print(stopped_outside_training_message(stopped.signal_name, _newest_checkpoint()))
 
 
@@ -182,12 +206,23 @@ def _main(argv):
     from layers.pretrained_weights import PretrainedWeightsError
     from training.jit import XlaCompileError
     from training.nan_policy import NonFiniteLossError
+    from training.evaluation_run import evaluate_checkpoint, evaluate_continuously
+    from training.hooks import HookError
     from training.run import run_training
     from training.signals import TrainingStopped
     from training.task import TaskError
 
     try:
-        result = run_training(config)
+        if config.mode == "evaluate":
+            test_metrics = evaluate_checkpoint(config).metrics
+        elif config.mode == "continuous_evaluate":
+            evaluate_continuously(config)
+            return
+        else:
+            result = run_training(config)
+            if not result.training.is_chief:
+                return
+            test_metrics = result.training.test_metrics
     except TrainingStopped as stopped:  # A clean, resumable stop: exit status 0.
         print(stopped)
         return
@@ -198,7 +233,7 @@ def _main(argv):
     # full or read-only disk.
     except (CheckpointError, DatasetError, RunConfigMismatch, NonFiniteLossError, XlaCompileError,
             config_lib.ConfigError, PretrainedWeightsError, RunDirectoryLockedError, StorageError,
-            TaskError) as error:
+            TaskError, HookError) as error:
         sys.exit(f"error: {error}")
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
         if config.distribution_strategy != "multi_worker":
@@ -210,9 +245,8 @@ def _main(argv):
         cause = ", ".join(tasks) or "a peer stopped responding"
         sys.exit(f"error: the multi-worker job lost a worker ({cause[:200]}); start every worker again with "
                  f"the same flags to resume from the last checkpoint in {config.model_dir}")
-    if result.training.is_chief:
-        for name, value in result.training.test_metrics.items():
-            print(f"Test {name.replace('_', ' ')}: {value:.4f}")
+    for name, value in test_metrics.items():
+        print(f"Test {name.replace('_', ' ')}: {value:.4f}")
 
 
 if __name__ == "__main__":

@@ -23,11 +23,14 @@ from core.distributed_input import (distribute_evaluation_batches, distribute_tr
 from core.replica_agreement import check_workers_agree, make_replica_state_averager
 from core.run_config_store import check_resumable, write_run_config
 from core.summaries import SummaryWriter
+from training.best_checkpoint import BestCheckpoint
 from training.config import CHANGEABLE_ON_RESUME
 from training.environment_checks import check_environment
 from training.ema import ExponentialMovingAverage, averaged_weights
+from training.hooks import call_hooks, hooks_from_config
 from training.jit import explain_xla_errors, resolve_jit_compile, resolve_loop_compilation
 from training.loop import make_eval_loop, make_train_loop, steps_until_boundary
+from training.metric_goals import check_metric_flags, flatten_metrics
 from training.metrics import TaskMetrics
 from training.nan_policy import NonFiniteHandler, ScaledLearningRate
 from training.optimizers import create_optimizer
@@ -55,6 +58,7 @@ class TrainResult:
     is_chief: bool = True  # False on the other workers of a multi-worker job, which log no results.
     strategy: object = None  # The tf.distribute strategy the model's variables live under.
     task: object = None  # The task trained.
+    best_checkpoint: str | None = None  # With --best_metric and --use_best: the checkpoint tested.
 
     @property
     def test_loss(self) -> float:
@@ -66,7 +70,7 @@ class TrainResult:
         return self.test_metrics["accuracy"]
 
 
-def train_and_evaluate(config, datasets=None, model_fn=None, log=print, task=None) -> TrainResult:
+def train_and_evaluate(config, datasets=None, model_fn=None, log=print, task=None, hooks=None) -> TrainResult:
     """Trains `config.task` (image classification: `config.model` on `config.dataset`), evaluating
     as it goes, and tests the result.
 
@@ -79,22 +83,26 @@ def train_and_evaluate(config, datasets=None, model_fn=None, log=print, task=Non
       model_fn: image classification: num_classes -> model, used instead of `config.model`.
       log: where progress lines go.
       task: a task object (training/task.py) to train instead of `config.task`.
+      hooks: callables hook(step, metrics, model) run at every loop boundary (training/hooks.py),
+        before those `--hooks` and early stopping add.
 
     Returns:
-      TrainResult with the test metrics of the final weights.
+      TrainResult with the test metrics of the final weights (the best checkpoint's with
+      `--best_metric`, unless `--nouse_best`).
 
     Raises:
       TrainingStopped: after saving, when SIGTERM or SIGINT arrived during training.
+      HookError: after saving, when a hook raised.
       TaskError, RunConfigMismatch, CheckpointError, InvalidSplitsError, NonFiniteLossError:
         one-line errors for a task that cannot run, another run's directory, a bad checkpoint,
         bad data, and NaN/Inf.
     """
     check_environment(config, task, model_given=model_fn is not None)
     task = task or create_task(config, datasets=datasets, model_fn=model_fn, log=log)
-    return train_phase(config, task, log)
+    return train_phase(config, task, log, list(hooks or []) + hooks_from_config(config, log))
 
 
-def train_phase(config, task, log) -> TrainResult:
+def train_phase(config, task, log, hooks=()) -> TrainResult:
     """`train_and_evaluate` of a task object: one phase (training/run.py runs every phase)."""
     # --deterministic switches TensorFlow's op determinism on for the process; a caller's later
     # work (another run in a notebook, a sweep) gets the setting it had before. TF 2.21 exports
@@ -102,13 +110,13 @@ def train_phase(config, task, log) -> TrainResult:
     was_deterministic = determinism.is_op_determinism_enabled()
     try:
         with contextlib.ExitStack() as held:  # The run directory's lock, once the chief takes it.
-            return _train_phase(config, task, log, held)
+            return _train_phase(config, task, log, held, hooks)
     finally:
         if not was_deterministic:
             determinism.disable_op_determinism()
 
 
-def _train_phase(config, task, log, held) -> TrainResult:
+def _train_phase(config, task, log, held, hooks) -> TrainResult:
     # The run directory: refuse one holding a run made with incompatible settings before
     # anything else, and say which allowed settings changed.
     if has_checkpoint_files(config.model_dir):
@@ -157,6 +165,7 @@ def _train_phase(config, task, log, held) -> TrainResult:
         gradient_norm = keras.metrics.Mean(name="gradient_norm")
         eval_metrics = TaskMetrics("eval", task)
         global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    check_metric_flags(config, ["loss", *eval_metrics.task_metrics])  # --best_metric and early stopping.
     # Model and data must agree before the run directory is touched: one validation batch through
     # the task's loss, eagerly, so a mismatch is one line naming the task rather than a trace.
     check_task_batches(task, model, data, config)
@@ -194,6 +203,8 @@ def _train_phase(config, task, log, held) -> TrainResult:
         **_checkpoint_names(optimizers),
         **({"train_iterator": train_iterator} if save_iterator else {}),
         **({"ema": ema} if ema else {}))
+    best = BestCheckpoint(config.best_metric, checkpoint, config.model_dir, checkpoint_directory, log,
+                          chief) if config.best_metric else None
     restored = checkpoint.restore_latest(log)
     if strategy.cluster_resolver is not None:
         check_workers_agree(strategy, int(global_step.numpy()), "the step to resume (is --model_dir shared?)")
@@ -235,6 +246,7 @@ def _train_phase(config, task, log, held) -> TrainResult:
     with StopRequests() as stop_requests:
         while step < config.train_steps:
             steps = steps_until_boundary(step, config)
+            validation = None
             train_metrics.reset()
             gradient_norm.reset_state()
             skipped_before = int(skipped_steps.numpy())
@@ -242,7 +254,8 @@ def _train_phase(config, task, log, held) -> TrainResult:
                 train_loop(train_iterator, tf.constant(steps, tf.int32))
             average_replica_state()  # One value of BatchNorm statistics on every replica.
             step = int(global_step.assign_add(steps).numpy())
-            figures = progress.report(step, steps, train_metrics.results())
+            loop_metrics = train_metrics.results()
+            figures = progress.report(step, steps, loop_metrics)
             if not math.isfinite(figures["loss"]):
                 step = non_finite.recover(step, f"the training loss is {figures['loss']}")
                 continue
@@ -257,7 +270,11 @@ def _train_phase(config, task, log, held) -> TrainResult:
                 validation_history.append((step, validation))
                 validation_summaries.scalars(step, validation)
                 log(f"step {step}: validation " + _format_metrics(validation))
-            if (step == config.train_steps or stop_requests.signal_name
+            if best:
+                best.consider(step, flatten_metrics(loop_metrics, validation))
+            # A hook that stops or fails ends training after the checkpoint below (training/hooks.py).
+            hooks_stop = call_hooks(hooks, step, loop_metrics, validation, model)
+            if (step == config.train_steps or stop_requests.signal_name or hooks_stop
                     or (config.checkpoint_every and step % config.checkpoint_every == 0)):
                 try:
                     path = checkpoint.save(step)
@@ -271,13 +288,21 @@ def _train_phase(config, task, log, held) -> TrainResult:
                 progress.restart_clock()
             if stop_requests.signal_name:
                 raise TrainingStopped(stopped_message(stop_requests.signal_name, step, path), step, path)
+            if hooks_stop:
+                hooks_stop.finish(path, log)  # Raises HookError for a hook that failed.
+                break
     summaries.close()
     validation_summaries.close()
+    best_path = None
+    if best and config.use_best:
+        if strategy.cluster_resolver is not None:  # Also waits for the chief's record of the best.
+            check_workers_agree(strategy, int(best.record["step"]) if best.record else -1, "the best checkpoint")
+        best_path = best.restore_best(model, ema, log if chief else (lambda line: None))
 
     return TrainResult(
         test_metrics=evaluate(test_batches), validation_history=validation_history, final_step=step,
         precision=policy, jit_compile=jit_compile, model=model, ema=ema, is_chief=chief, strategy=strategy,
-        task=task)
+        task=task, best_checkpoint=best_path)
 
 
 def _checkpoint_names(optimizers):

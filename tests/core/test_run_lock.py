@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from core.run_lock import LOCK_NAME, RunDirectoryLockedError, deferred_release, run_directory_lock
+from core.run_lock import (LOCK_NAME, RunDirectoryLockedError, deferred_release, run_directory_in_use,
+                           run_directory_lock)
 
 
 def _dead_pid():
@@ -160,3 +161,19 @@ def test_without_flock_support_the_host_and_pid_decide(tmp_path, monkeypatch):
         sleeper.wait()
     with run_directory_lock(str(tmp_path)) as path:  # Its owner is gone now.
         assert json.loads(open(path).read())["pid"] == os.getpid()
+
+
+def test_an_evaluation_job_asks_whether_a_trainer_holds_the_directory_without_taking_it(tmp_path):
+    directory = str(tmp_path)
+    assert not run_directory_in_use(directory)  # No lock file: released, or never taken.
+    with run_directory_lock(directory):
+        assert run_directory_in_use(directory)
+    (tmp_path / LOCK_NAME).write_text(json.dumps({"host": socket.gethostname(), "pid": _dead_pid(), "started": "then"}))
+    assert not run_directory_in_use(directory)  # A SIGKILLed trainer's file.
+    (tmp_path / LOCK_NAME).write_text("")
+    with open(tmp_path / LOCK_NAME) as holder:  # A trainer that has locked but written nothing yet.
+        fcntl.flock(holder.fileno(), fcntl.LOCK_EX)
+        assert run_directory_in_use(directory)
+    assert not run_directory_in_use(directory)
+    with run_directory_lock(directory):  # The probes left the lock free to take.
+        pass

@@ -17,6 +17,7 @@ from core.run_config_store import RunConfigMismatch
 from core.storage_errors import StorageError
 from layers.models import MLP
 from training import TrainConfig, train_and_evaluate
+from training.hooks import HookError
 from training.nan_policy import NonFiniteLossError
 
 BASE = dict(model="mlp", dataset="digits", batch_size=32, train_steps=10, warmup_steps=2, steps_per_loop=10,
@@ -114,6 +115,7 @@ def test_data_is_checked_before_a_new_run_writes_anything(tmp_path):
     DatasetError("/data/cifar/data_batch_1: is truncated or not a pickle"),
     NonFiniteLossError("the training loss is nan at step 30 (--on_nan=stop); ..."),
     StorageError("cannot write runs/a/ckpt-30: no space left on the device: free some space ..."),
+    HookError("hook my_hooks.plot raised ValueError at step 30: ...; the run stopped with checkpoint runs/a/ckpt-30"),
 ], ids=lambda error: type(error).__name__)
 def test_script_prints_each_run_error_as_one_line(monkeypatch, tmp_path, error):
     from training import run

@@ -55,6 +55,14 @@ BAD_VALUES = [
     ("export", "no", "--export='no': must be true or false"),
     ("worker_hosts", "127.0.0.1:2222", "--worker_hosts='127.0.0.1:2222': only --distribution_strategy=multi_worker"),
     ("task_index", -1, "--task_index=-1: must be an integer >= 0"),
+    # Evaluation jobs, the best checkpoint, hooks (more in tests/training/test_best_checkpoint_and_hooks.py).
+    ("mode", "eval", "--mode='eval': must be one of train, evaluate, continuous_evaluate"),
+    ("checkpoint", "runs/a/ckpt-10", "--checkpoint='runs/a/ckpt-10': names the checkpoint --mode=evaluate tests"),
+    ("best_metric", "accuracy", "--best_metric='accuracy': must look like [min:|max:]train|validation/<metric>"),
+    ("use_best", "yes", "--use_best='yes': must be true or false"),
+    ("hooks", "my_hooks", "--hooks='my_hooks': each entry must look like package.module:make_hooks"),
+    ("early_stopping_metric", "test/loss", "--early_stopping_metric='test/loss': must look like"),
+    ("early_stopping_patience", 3, "--early_stopping_patience=3: early stopping needs both --early_stopping_metric"),
 ]
 
 

@@ -15,6 +15,8 @@ from training.config import TrainConfig
 from training.task import TaskDatasets
 from training.tasks import classification_report, image_serving_signatures, transfer_learning
 
+TOP_K = 5  # Top-k accuracy beside top-1 for classification with more than k classes.
+
 
 class ImageClassification:
     """The built-in task `image_classification` (training/task.py has the contract).
@@ -66,10 +68,19 @@ class ImageClassification:
         return classification_loss(labels, logits), logits
 
     def build_metrics(self):
-        return {"accuracy": keras.metrics.SparseCategoricalAccuracy(name="accuracy")}
+        """Accuracy, after top-5 accuracy when there are more than 5 classes (with 5 or fewer it is 1):
+        the script prints test metrics in this order and accuracy stays its last line."""
+        metrics = {}
+        if self.splits is not None and len(self.splits.class_names) > TOP_K:
+            metrics[f"top{TOP_K}_accuracy"] = keras.metrics.SparseTopKCategoricalAccuracy(
+                k=TOP_K, name=f"top{TOP_K}_accuracy")
+        metrics["accuracy"] = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        return metrics
 
     def update_metrics(self, metrics, batch, logits):
-        metrics["accuracy"].update_state(hard_labels(batch[1]), logits)
+        labels = hard_labels(batch[1])
+        for metric in metrics.values():
+            metric.update_state(labels, logits)
 
     def report(self, model, model_dir, log):
         """Accuracy per class and the confusion matrix of the test split, printed and written."""
