@@ -56,6 +56,10 @@ BAD_VALUES = [
     ("worker_hosts", "127.0.0.1:2222", "--worker_hosts='127.0.0.1:2222': only --distribution_strategy=multi_worker"),
     ("task_index", -1, "--task_index=-1: must be an integer >= 0"),
     # Evaluation jobs, the best checkpoint, hooks (more in tests/training/test_best_checkpoint_and_hooks.py).
+    ("sequence_length", -1, "--sequence_length=-1: must be an integer >= 0"),
+    ("sequence_length", 128, "--sequence_length=128: a sequence-task flag; --task=image_classification"),
+    ("remat", "yes", "--remat='yes': must be true or false"),
+    ("skip_undecodable_files", 1, "--skip_undecodable_files=1: must be true or false"),
     ("mode", "eval", "--mode='eval': must be one of train, evaluate, continuous_evaluate"),
     ("checkpoint", "runs/a/ckpt-10", "--checkpoint='runs/a/ckpt-10': names the checkpoint --mode=evaluate tests"),
     ("best_metric", "accuracy", "--best_metric='accuracy': must look like [min:|max:]train|validation/<metric>"),
