@@ -16,6 +16,7 @@ from core.distribution import STRATEGIES
 from core.precision import PRECISIONS
 from training.nan_policy import NAN_POLICIES
 from training.optimizers import OPTIMIZERS
+from training.profiling import parse_profile_steps
 from training.schedules import LR_SCHEDULES
 
 JIT_COMPILE_CHOICES = ("auto", "true", "false", "loop")
@@ -74,6 +75,8 @@ class TrainConfig:
     fine_tune_steps: int = 300
     fine_tune_learning_rate: float = 1e-5
     export: bool = True
+    # Seeing inside a run (profiler window; memory, MFU and hyperparameters in TensorBoard).
+    profile_steps: str = ""
 
     def __post_init__(self):
         _require_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -106,6 +109,7 @@ class TrainConfig:
                 raise ConfigError(f"--{name}={value!r}: must name a built-in {name} or an import path that "
                                   "must look like package.module:ClassName")
         self._validate_transfer()
+        self._validate_observability()
 
     def _validate_transfer(self):
         """Pretrained weights, the frozen-base phase and the fine-tuning phase, export."""
@@ -129,6 +133,13 @@ class TrainConfig:
         rate = self.fine_tune_learning_rate
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
             raise ConfigError(f"--fine_tune_learning_rate={rate!r}: must be a number in (0, 10)")
+
+    def _validate_observability(self):
+        """The profiler window: two steps of this run, in order."""
+        try:
+            parse_profile_steps(self.profile_steps, self.train_steps)
+        except ValueError as error:
+            raise ConfigError(f"--profile_steps={self.profile_steps!r}: {error}") from None
 
     def _validate_data(self):
         """The data flags: where the files are, image size, normalization, augmentation."""
@@ -206,6 +217,7 @@ CHANGEABLE_ON_RESUME = frozenset({
     "train_steps", "fine_tune_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "steps_per_loop",
     "jit_compile", "deterministic", "on_nan", "data_dir", "model_dir", "pretrained_weights", "export",
     "distribution_strategy", "num_replicas", "worker_hosts", "task_index",
+    "profile_steps",
 })
 
 

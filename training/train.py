@@ -115,6 +115,11 @@ flags.DEFINE_string("worker_hosts", _DEFAULTS.worker_hosts, "For 'multi_worker':
                     "comma-separated, the chief first; the same list on every worker. Empty: read TF_CONFIG.")
 flags.DEFINE_integer("task_index", _DEFAULTS.task_index, "For 'multi_worker' with --worker_hosts: this "
                      "worker's position in the list (0 is the chief).")
+# Seeing inside a run (profiler window; memory, MFU and hyperparameters in TensorBoard).
+flags.DEFINE_string("profile_steps", _DEFAULTS.profile_steps, "START,END: trace training steps START to END "
+                    "(from 1, both included) with TensorFlow's profiler into <model_dir>/train, for "
+                    "TensorBoard's Profile tab (needs tensorboard-plugin-profile to view) or "
+                    "`python -m benchmarks.op_profile --run_dir=<model_dir>`. Empty: no trace.")
 
 FLAGS = flags.FLAGS
 
