@@ -8,9 +8,10 @@ needs only TensorFlow. `python -m benchmarks.op_profile --run_dir=<model_dir>` s
 
 A compiled loop runs many steps per host call, so the profiler can only start and stop between
 calls: the loop is cut at step START - 1 and at step END (training/loop.py), and the trace covers
-exactly the steps START..END (counted from 1, both included). The host events name what the run
-does between calls: `train_loop` (a step marker, `step_num` = its first step, so the Profile tab's
-step-time graph shows one bar per loop call), `evaluate` and `checkpoint`.
+exactly the steps START..END (counted from 1, both included), then the host's work at step END's
+boundary (summaries, evaluation, checkpoint): it stops when the next loop call begins or the run
+ends. The host events name what the run does: `training_loop` (a step marker, `step_num` = its first
+step, so the Profile tab's step-time graph shows one bar per loop call), `evaluate` and `checkpoint`.
 """
 
 import contextlib
@@ -52,7 +53,8 @@ def profile_edges(config):
 
 
 class ProfileWindow:
-    """Starts the profiler before the loop call that runs step START and stops it after step END.
+    """Starts the profiler before the loop call that runs step START and stops it before the loop
+    call after step END.
 
     Args:
       config: the TrainConfig (`profile_steps`, `train_steps`, `model_dir`).
@@ -67,22 +69,17 @@ class ProfileWindow:
         self._active = False
 
     def before_loop(self, step):
-        """Called with the global step before a loop call; starts the trace when step START is next.
-
-        A run resumed inside the window traces what is left of it.
-        """
-        if self._window is None or self._active:
+        """Called with the global step before a loop call: starts the trace when step START is next,
+        stops it once step END has run. A run resumed inside the window traces what is left of it."""
+        if self._window is None:
             return
         start, end = self._window
-        if start - 1 <= step < end:
+        if self._active and step >= end:
+            self.stop()
+        elif not self._active and start - 1 <= step < end:
             tf.profiler.experimental.start(self.logdir)
             self._active = True
             self._log(f"Profiling steps {step + 1}..{end} into {self.logdir}")
-
-    def after_loop(self, step):
-        """Called with the global step after a loop call; stops the trace once step END has run."""
-        if self._active and step >= self._window[1]:
-            self.stop()
 
     def stop(self):
         """Stops and writes the trace (also when the run ends early: a stop signal, NaN, an error)."""
@@ -99,9 +96,9 @@ def traced(name, **metadata):
     return tf.profiler.experimental.Trace(name, **metadata)
 
 
-def train_loop_event(step, steps):
+def training_loop_event(step, steps):
     """The event around one loop call: a step marker (`_r=1`) numbered by its first step."""
-    return tf.profiler.experimental.Trace("train_loop", step_num=step + 1, steps=steps, _r=1)
+    return tf.profiler.experimental.Trace("training_loop", step_num=step + 1, steps=steps, _r=1)
 
 
 def trace_files(run_directory) -> list:

@@ -55,7 +55,8 @@ class ProgressReporter:
         eta = datetime.timedelta(seconds=round(figures["eta_seconds"]))
         shown_apart = ("examples_per_second", self._unit_key, "mfu", "eta_seconds")
         metrics = "".join(f" | {name} {value:.4f}" for name, value in figures.items() if name not in shown_apart)
-        mfu = f" | MFU {100 * figures['mfu']:.1f}%" if "mfu" in figures else ""
+        # Significant digits rather than decimals: a small model sits far below 1%.
+        mfu = f" | MFU {100 * figures['mfu']:.3g}%" if "mfu" in figures else ""
         return (f"step {step}/{self.total_steps}{metrics} | {figures[self._unit_key]:,.0f} {self.unit[0]}/s"
                 f"{mfu} | ETA {eta}")
 

@@ -15,7 +15,7 @@ import contextlib
 
 from core.memory import PeakMemory
 from core.summaries import SummaryWriter
-from training.profiling import ProfileWindow, stopped_on_exit, traced, train_loop_event
+from training.profiling import ProfileWindow, stopped_on_exit, traced, training_loop_event
 
 
 class Telemetry:
@@ -50,9 +50,8 @@ class Telemetry:
         """Around one call of the compiled loop from global step `step`: starts or stops the
         profiler at the window's edges and marks the call in the trace."""
         self._window.before_loop(step)
-        with train_loop_event(step, steps):
+        with training_loop_event(step, steps):
             yield
-        self._window.after_loop(step + steps)
 
     def loop_scalars(self) -> dict:
         """The loop's peak memory as a scalar; the run's peak so far is kept for its report."""

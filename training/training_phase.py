@@ -289,7 +289,7 @@ def _train_phase(config, task, log, held) -> TrainResult:
     validation_summaries.close()
     test_metrics = evaluate(test_batches)
     telemetry.finish(step, test_metrics)
-    run_figures = dict(telemetry.report(), **{name: figures[name] for name in figures
+    run_figures = dict(telemetry.report(), **step_cost.figures(), **{name: figures[name] for name in figures
                                               if name.endswith("_per_second") or name == "mfu"})
 
     return TrainResult(

@@ -37,6 +37,12 @@ class StepCost:
             return None
         return self.flops_per_step * steps_per_second / self.peak_flops_per_second
 
+    def figures(self) -> dict:
+        """For the run report: the FLOPs and the peak MFU was computed from, when known."""
+        if not self.flops_per_step or not self.peak_flops_per_second:
+            return {}
+        return {"flops_per_step": self.flops_per_step, "peak_flops_per_second": self.peak_flops_per_second}
+
 
 def throughput_unit(task) -> tuple:
     """The task's `throughput_unit()`: (name, count per example), e.g. ("tokens", 512); by default
@@ -76,8 +82,10 @@ def measure_step_cost(train_step, batch_spec, device, compute_dtype, strategy, l
         log("MFU unavailable: the step's FLOPs are counted on a single replica only")
         return StepCost()
     try:
-        # Traced (not run) under XLA to read its HLO; no variable changes.
-        flops = step_flops(train_step, batch_spec)
+        # Traced (not run) under XLA to read its HLO; no variable changes. A nest of TensorSpecs is not
+        # accepted as one argument, so the batch is zeros of its shape (one batch of host memory).
+        batch = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype), batch_spec)
+        flops = step_flops(train_step, batch)
     except (tf.errors.OpError, ValueError, TypeError, NotImplementedError) as error:
         log(f"MFU unavailable: the step's FLOPs cannot be counted ({first_line(error)[:160]})")
         return StepCost()

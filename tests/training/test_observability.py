@@ -1,0 +1,135 @@
+"""Seeing inside a run: the profiler window's edges, MFU, the throughput unit, the flag file, and a
+TensorBoard directory that cannot be written. The real TensorBoard server reads a run in
+test_tensorboard_server.py.
+
+Cost: two in-process runs of a few steps on the embedded digits (~3 s each).
+"""
+
+import math
+
+import keras
+import pytest
+
+from core.run_config_store import FLAG_FILE, flag_file_text
+from core.storage_errors import StorageError
+from training import ConfigError, TaskError, TrainConfig, train_and_evaluate
+from training import utilization
+from training.loop import steps_until_boundary
+from training.progress import ProgressReporter
+from training.utilization import StepCost, throughput_unit
+
+QUICK = dict(train_steps=8, warmup_steps=1, steps_per_loop=4, eval_every=0, checkpoint_every=0, batch_size=32,
+             precision="float32", jit_compile="false", export=False)
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("5,3", "START 5 is after END 3"),
+    ("0,3", "outside the run's steps 1..8"),
+    ("2,9", "outside the run's steps 1..8"),
+    ("2", "must be two steps START,END"),
+    ("a,b", "must be two steps START,END"),
+    ("1,2,3", "must be two steps START,END"),
+])
+def test_a_bad_profile_window_is_one_line_naming_the_flag(value, reason):
+    with pytest.raises(ConfigError, match=rf"^--profile_steps='{value}': .*{reason}") as error:
+        TrainConfig(profile_steps=value, **QUICK)
+    assert "\n" not in str(error.value)
+
+
+def test_the_loop_stops_where_the_profiler_starts_and_stops():
+    config = TrainConfig(**dict(QUICK, train_steps=20, steps_per_loop=8, profile_steps="4,6"))
+    steps, step = [], 0
+    while step < config.train_steps:
+        steps.append(steps_until_boundary(step, config))
+        step += steps[-1]
+    # Steps 4..6 are exactly one loop call: cut after step 3 and after step 6.
+    assert steps == [3, 3, 8, 6]
+
+
+def test_mfu_comes_from_the_step_flops_over_a_known_peak(tmp_path, monkeypatch):
+    peak = 1e12  # A faked datasheet figure; two CPU cores reach well under 1 TFLOP/s.
+    monkeypatch.setattr(utilization.device_peak, "peak_flops_per_second", lambda name, dtype: peak)
+
+    def linear_model(num_classes):  # 8x8x1 digits -> 64 features -> one matmul.
+        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(num_classes)])
+
+    lines = []
+    result = train_and_evaluate(TrainConfig(model_dir=str(tmp_path / "run"), **QUICK), model_fn=linear_model,
+                                log=lines.append)
+    figures = result.run_figures
+    # Forward x @ W and the weight gradient x^T @ dy: 2 x 32 x 64 x 10 FLOPs each; no input gradient.
+    assert figures["flops_per_step"] == 2 * (2 * 32 * 64 * 10)
+    assert figures["peak_flops_per_second"] == peak
+    assert 0 < figures["mfu"] < 1 and math.isfinite(figures["mfu"])
+    steps_per_second = figures["examples_per_second"] / 32
+    assert figures["mfu"] == pytest.approx(figures["flops_per_step"] * steps_per_second / peak)
+    assert any(" | MFU " in line and "examples/s" in line for line in lines)
+    assert not any("MFU unavailable" in line for line in lines)
+    assert figures["peak_memory_bytes"] > 0 and figures["peak_memory_source"] == "process peak RSS"
+
+
+def test_an_unknown_device_says_once_that_mfu_is_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setattr(utilization.device_peak, "peak_flops_per_second", lambda name, dtype: None)
+    lines = []
+    config = TrainConfig(model_dir=str(tmp_path / "run"), profile_steps="2,5", **QUICK)
+    result = train_and_evaluate(config, log=lines.append)
+    assert len([line for line in lines if line.startswith("MFU unavailable: no datasheet peak")]) == 1
+    assert "mfu" not in result.run_figures and not any(" | MFU " in line for line in lines)
+    # The run's flag file, beside run_config.json, gives back its whole configuration.
+    assert _parse_flag_file(tmp_path / "run" / FLAG_FILE) == config
+
+
+def test_the_flag_file_holds_every_kind_of_setting(tmp_path):
+    config = TrainConfig(model="mlp", optimizer="adamw", weight_decay=0.05, learning_rate=1e-05, normalize=False,
+                         export=False, deterministic=True, data_dir=None, unfreeze_from="", profile_steps="3,9",
+                         lr_schedule="step", model_dir="runs/a b", train_steps=40, warmup_steps=0)
+    text = flag_file_text(config.to_dict())
+    assert "--nonormalize\n" in text and "--deterministic\n" in text and "--learning_rate=1e-05\n" in text
+    assert "--data_dir" not in text  # Unset: its default, None.
+    (tmp_path / FLAG_FILE).write_text(text)
+    assert _parse_flag_file(tmp_path / FLAG_FILE) == config
+
+
+def _parse_flag_file(path):
+    """The TrainConfig `python -m training.train --flagfile=<path>` would run."""
+    from training import train as train_script
+
+    train_script.FLAGS(["train", f"--flagfile={path}"])
+    try:
+        return train_script.config_from_flags()
+    finally:
+        train_script.FLAGS.unparse_flags()  # The flags are process-wide; leave them as found.
+
+
+class _TokenTask:
+    def throughput_unit(self):
+        return ("tokens", 16)
+
+
+def test_the_progress_line_counts_the_task_unit():
+    reporter = ProgressReporter(total_steps=10, global_batch_size=4, unit=throughput_unit(_TokenTask()),
+                                cost=StepCost(flops_per_step=1e6, peak_flops_per_second=1e9))
+    figures = reporter.report(step=5, steps_done=5, metrics={"loss": 1.0})
+    assert figures["tokens_per_second"] == pytest.approx(16 * figures["examples_per_second"])
+    assert figures["mfu"] == pytest.approx(1e6 * figures["examples_per_second"] / 4 / 1e9)
+    line = reporter.format(5, figures)
+    assert " tokens/s | MFU " in line and "examples/s" not in line and "tokens_per_second" not in line
+
+
+def test_a_bad_throughput_unit_names_the_task():
+    class BadUnit:
+        def throughput_unit(self):
+            return ("tokens", 0)
+
+    with pytest.raises(TaskError, match=r"^BadUnit.throughput_unit\(\) returned \('tokens', 0\)"):
+        throughput_unit(BadUnit())
+
+
+def test_an_unwritable_tensorboard_directory_is_one_line_naming_it(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train").write_text("a file where the training events' directory goes")
+    with pytest.raises(StorageError, match=rf"^cannot write TensorBoard events to {run}/train: ") as error:
+        train_and_evaluate(TrainConfig(model_dir=str(run), **QUICK), log=lambda line: None)
+    assert "\n" not in str(error.value)
+    assert not list(run.glob("ckpt-*"))  # Refused before any step: nothing half-written.
