@@ -27,7 +27,7 @@ from absl import app, flags
 
 from benchmarks import script_flags
 from core.flag_parsing import parse_flags_or_exit
-from benchmarks.trace_summary import classify, self_times, summarize
+from benchmarks.trace_summary import classify, read_trace, self_times, summarize, summarize_run_trace
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")
@@ -55,40 +55,6 @@ def profile_loop(runner, steps, log_directory):
     tf.profiler.experimental.stop()
     path = glob.glob(os.path.join(log_directory, "**", "*.xplane.pb"), recursive=True)[0]
     return read_trace(path), seconds, compile_seconds
-
-
-def read_trace(path):
-    """The XSpace protobuf of a `*.xplane.pb` file."""
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
-
-    space = xplane_pb2.XSpace()
-    with open(path, "rb") as trace:
-        space.ParseFromString(trace.read())
-    return space
-
-
-def summarize_run_trace(run_directory, top):
-    """(trace path, table lines) of the newest trace a training run took, per step of its window.
-
-    Raises:
-      ValueError: naming --run_dir when it holds no trace or no window to count steps by.
-    """
-    from core.run_config_store import read_run_config
-    from training.profiling import parse_profile_steps, trace_files
-
-    traces = trace_files(run_directory)
-    if not traces:
-        raise ValueError(f"--run_dir={run_directory}: holds no profiler trace (plugins/profile/*/*.xplane.pb); "
-                         "train with --profile_steps=START,END first")
-    stored = read_run_config(run_directory) or {}
-    try:
-        start, end = parse_profile_steps(stored.get("profile_steps", ""), stored.get("train_steps", 0))
-    except (TypeError, ValueError):
-        raise ValueError(f"--run_dir={run_directory}: its run_config.json names no --profile_steps window to "
-                         "count steps by") from None
-    steps = end - start + 1
-    return traces[-1], [f"{traces[-1]}: steps {start}..{end}"] + summarize(self_times(read_trace(traces[-1])),
-                                                                            steps, top)
 
 
 def milliseconds_per_step(totals, steps, top):

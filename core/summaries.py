@@ -6,6 +6,7 @@ fails when the writer is created or flushed, with TensorFlow's error naming no p
 one StorageError naming the directory.
 """
 
+import contextlib
 import os
 
 import tensorflow as tf
@@ -51,25 +52,15 @@ class SummaryWriter:
             with self._storage_errors():
                 self._writer.close()
 
+    @contextlib.contextmanager
     def _storage_errors(self):
-        return _RaisingStorageError(self.directory)
-
-
-class _RaisingStorageError:
-    """Turns a refused write of TensorBoard events into StorageError naming the directory."""
-
-    def __init__(self, directory):
-        self._directory = directory
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if error is None or not isinstance(error, (tf.errors.OpError, OSError)):
-            return False
-        known = storage_error(self._directory, error)
-        if known is not None:
-            raise known from None
-        reason = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
-        raise StorageError(f"cannot write TensorBoard events to {self._directory}: {reason}; pick a "
-                           "writable --model_dir") from None
+        """Turns a refused write of TensorBoard events into StorageError naming the directory."""
+        try:
+            yield
+        except (tf.errors.OpError, OSError) as error:
+            known = storage_error(self.directory, error)
+            if known is not None:
+                raise known from None
+            reason = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
+            raise StorageError(f"cannot write TensorBoard events to {self.directory}: {reason}; pick a "
+                               "writable --model_dir") from None

@@ -13,6 +13,8 @@
   python -m training.train --distribution_strategy=mirrored                 # every GPU of this machine
   python -m training.train --distribution_strategy=multi_worker \
       --worker_hosts=10.0.0.1:2222,10.0.0.2:2222 --task_index=0             # on 10.0.0.1; 1 on 10.0.0.2
+  python -m training.train --profile_steps=100,110                          # a trace for TensorBoard's Profile tab
+  python -m training.train --flagfile=runs/default/flags.txt --model_dir=runs/again   # a run's flags, reused
 """
 
 import os

@@ -55,6 +55,8 @@ BAD_VALUES = [
     ("export", "no", "--export='no': must be true or false"),
     ("worker_hosts", "127.0.0.1:2222", "--worker_hosts='127.0.0.1:2222': only --distribution_strategy=multi_worker"),
     ("task_index", -1, "--task_index=-1: must be an integer >= 0"),
+    ("profile_steps", "1300,1400", "--profile_steps='1300,1400': steps 1300..1400 are outside the run's steps"),
+    ("profile_steps", 5, "--profile_steps=5: must be two steps START,END"),
 ]
 
 

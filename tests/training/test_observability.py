@@ -9,7 +9,10 @@ import math
 
 import keras
 import pytest
+import tensorflow as tf
 
+from benchmarks.trace_summary import summarize_run_trace
+from core import device_peak
 from core.run_config_store import FLAG_FILE, flag_file_text
 from core.storage_errors import StorageError
 from training import ConfigError, TaskError, TrainConfig, train_and_evaluate
@@ -133,3 +136,34 @@ def test_an_unwritable_tensorboard_directory_is_one_line_naming_it(tmp_path):
         train_and_evaluate(TrainConfig(model_dir=str(run), **QUICK), log=lambda line: None)
     assert "\n" not in str(error.value)
     assert not list(run.glob("ckpt-*"))  # Refused before any step: nothing half-written.
+
+
+@pytest.mark.parametrize("name, dtype, tflops", [
+    ("NVIDIA A100-SXM4-40GB", "bfloat16", 312.0),
+    ("NVIDIA H100 80GB HBM3", "float16", 989.4),
+    ("NVIDIA H100 PCIe", "bfloat16", None),  # A different part with lower clocks: not guessed.
+    ("NVIDIA L40S", "bfloat16", None),  # Not an L4.
+    ("Tesla T4", "bfloat16", None),  # Turing has no bfloat16 tensor cores.
+    ("Tesla V100-SXM2-16GB", "float16", 125.0),
+    ("Intel(R) Xeon(R) Processor @ 2.50GHz", "float32", None),
+])
+def test_datasheet_peaks_are_looked_up_by_device_name(name, dtype, tflops):
+    peak = device_peak.peak_flops_per_second(name, dtype)
+    assert peak == (None if tflops is None else pytest.approx(tflops * 1e12))
+
+
+def test_float32_on_ampere_counts_tf32_only_while_tensorflow_uses_it():
+    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+    try:
+        tf.config.experimental.enable_tensor_float_32_execution(True)
+        assert device_peak.peak_flops_per_second("NVIDIA A100-PCIE-40GB", "float32") == pytest.approx(156e12)
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        assert device_peak.peak_flops_per_second("NVIDIA A100-PCIE-40GB", "float32") == pytest.approx(19.5e12)
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
+
+
+def test_op_profile_of_a_run_without_a_trace_is_one_line_naming_the_directory(tmp_path):
+    with pytest.raises(ValueError, match=rf"^--run_dir={tmp_path}: holds no profiler trace .* train with "
+                                         r"--profile_steps=START,END first$"):
+        summarize_run_trace(str(tmp_path), top=5)

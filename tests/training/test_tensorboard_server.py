@@ -21,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from benchmarks.op_profile import read_trace
+from benchmarks.trace_summary import read_trace, summarize_run_trace
 from training import TrainConfig
 from training.profiling import trace_files
 from training.run import run_training
@@ -117,6 +117,9 @@ def test_tensorboard_serves_the_run_scalars_hparams_and_profile(tmp_path):
         # Two loop calls (steps 3-6, cut at the window's start, and 7-8, cut at step 8's evaluation and
         # checkpoint), then that boundary's host work; the first loop (steps 1-2) is outside the window.
         assert _host_events(trace) == ["training_loop", "training_loop", "evaluate", "checkpoint"]
+        # benchmarks.op_profile --run_dir summarizes the same trace per step of the window (6 steps).
+        path, lines = summarize_run_trace(str(run), top=3)
+        assert path == trace and lines[0] == f"{trace}: steps 3..8" and lines[1].startswith("kind of work")
         plugins = _get(url, "/data/plugins_listing")
         if PROFILE_PLUGIN:
             runs = _wait_for(lambda: _get(url, "/data/plugin/profile/runs"), lambda answer: bool(answer))
