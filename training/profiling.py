@@ -70,16 +70,24 @@ class ProfileWindow:
 
     def before_loop(self, step):
         """Called with the global step before a loop call: starts the trace when step START is next,
-        stops it once step END has run. A run resumed inside the window traces what is left of it."""
+        stops it once step END has run. A run resumed inside the window traces what is left of it.
+
+        Returns:
+          True when the profiler started or stopped (writing the trace takes a while: the caller
+          leaves that time out of the throughput).
+        """
         if self._window is None:
-            return
+            return False
         start, end = self._window
         if self._active and step >= end:
             self.stop()
-        elif not self._active and start - 1 <= step < end:
+            return True
+        if not self._active and start - 1 <= step < end:
             tf.profiler.experimental.start(self.logdir)
             self._active = True
             self._log(f"Profiling steps {step + 1}..{end} into {self.logdir}")
+            return True
+        return False
 
     def stop(self):
         """Stops and writes the trace (also when the run ends early: a stop signal, NaN, an error)."""

@@ -26,10 +26,12 @@ class Telemetry:
       device_kind: "gpu", "tpu" or "cpu".
       log: where the profiler's and memory's lines go.
       enabled: False on non-chief workers: nothing is written or traced there.
+      restart_clock: called after the profiler starts or stops, so throughput leaves that out.
     """
 
-    def __init__(self, config, device_kind, log, enabled=True):
+    def __init__(self, config, device_kind, log, enabled=True, restart_clock=lambda: None):
         self._config = config
+        self._restart_clock = restart_clock
         self._enabled = enabled
         self.memory = PeakMemory(device_kind)
         self.peak_memory_bytes = 0
@@ -49,7 +51,8 @@ class Telemetry:
     def loop_call(self, step, steps):
         """Around one call of the compiled loop from global step `step`: starts or stops the
         profiler at the window's edges and marks the call in the trace."""
-        self._window.before_loop(step)
+        if self._window.before_loop(step):
+            self._restart_clock()
         with training_loop_event(step, steps):
             yield
 
@@ -59,9 +62,12 @@ class Telemetry:
         self.peak_memory_bytes = max(self.peak_memory_bytes, peak)
         return {self.memory.scalar_name(): float(peak)}
 
-    def report(self) -> dict:
-        """The run's peak memory, for the run report: {"peak_memory_bytes": ..., "peak_memory_source": ...}."""
-        return {"peak_memory_bytes": self.peak_memory_bytes, "peak_memory_source": self.memory.source}
+    def run_figures(self, step_cost, last_loop) -> dict:
+        """For the run report: the peak memory and its source, the FLOPs and peak behind MFU (a
+        training/utilization.py StepCost), and the last loop's throughput and MFU (its progress figures)."""
+        speed = {name: value for name, value in last_loop.items() if name.endswith("_per_second") or name == "mfu"}
+        return dict(peak_memory_bytes=self.peak_memory_bytes, peak_memory_source=self.memory.source,
+                    **step_cost.figures(), **speed)
 
     def finish(self, step, test_metrics):
         """Writes the final test metrics as scalars of `<model_dir>/test`, the HParams table's test columns."""

@@ -217,11 +217,8 @@ def _train_phase(config, task, log, held) -> TrainResult:
     eval_loop = make_eval_loop(make_eval_step(task, model, eval_metrics), strategy, jit_compile)
     average_replica_state = make_replica_state_averager(strategy, model)
     # MFU's numerator, counted once in the step's HLO when the device's peak is known (training/utilization.py).
-    replica_batch = tf.nest.map_structure(
-        lambda spec: tf.TensorSpec((config.batch_size // strategy.num_replicas_in_sync,) + tuple(spec.shape[1:]),
-                                   spec.dtype), one_example)
-    step_cost = measure_step_cost(train_step, replica_batch, device, precision_lib.compute_dtype(policy), strategy,
-                                  log) if chief else StepCost()
+    step_cost = measure_step_cost(train_step, one_example, config.batch_size, device,
+                                  precision_lib.compute_dtype(policy), strategy, log) if chief else StepCost()
 
     def evaluate(batches):
         """Metrics of the weights' moving average when there is one, else of the weights."""
@@ -236,7 +233,8 @@ def _train_phase(config, task, log, held) -> TrainResult:
     summaries = SummaryWriter(config.model_dir, "train", enabled=chief)
     validation_summaries = SummaryWriter(config.model_dir, "validation", enabled=chief)
     progress = ProgressReporter(config.train_steps, config.batch_size, throughput_unit(task), step_cost)
-    telemetry = Telemetry(config, device.kind, log, enabled=chief)  # Hyperparameters, memory, the profiler.
+    # Hyperparameters, memory, the profiler window.
+    telemetry = Telemetry(config, device.kind, log, enabled=chief, restart_clock=progress.restart_clock)
     telemetry.start()
     figures = {}
     non_finite = NonFiniteHandler(config.on_nan, checkpoint, learning_rate_scale, global_step, log)
@@ -289,8 +287,7 @@ def _train_phase(config, task, log, held) -> TrainResult:
     validation_summaries.close()
     test_metrics = evaluate(test_batches)
     telemetry.finish(step, test_metrics)
-    run_figures = dict(telemetry.report(), **step_cost.figures(), **{name: figures[name] for name in figures
-                                              if name.endswith("_per_second") or name == "mfu"})
+    run_figures = telemetry.run_figures(step_cost, figures)
 
     return TrainResult(
         test_metrics=test_metrics, validation_history=validation_history, final_step=step,

@@ -62,12 +62,14 @@ def throughput_unit(task) -> tuple:
     return unit
 
 
-def measure_step_cost(train_step, batch_spec, device, compute_dtype, strategy, log) -> StepCost:
+def measure_step_cost(train_step, example_spec, global_batch_size, device, compute_dtype, strategy,
+                      log) -> StepCost:
     """Counts the FLOPs of `train_step` on one replica's batch when the device's peak is known.
 
     Args:
       train_step: the run's per-replica step, batch -> None (training/step.py).
-      batch_spec: the nest of tf.TensorSpec of one replica's batch.
+      example_spec: the nest of tf.TensorSpec of a batch; its leading (batch) size is replaced.
+      global_batch_size: examples per step over all replicas.
       device: core/devices.py's DeviceInfo.
       compute_dtype: the precision policy's compute dtype name.
       strategy: the run's tf.distribute strategy (replicas multiply both FLOPs and peak).
@@ -83,8 +85,9 @@ def measure_step_cost(train_step, batch_spec, device, compute_dtype, strategy, l
         return StepCost()
     try:
         # Traced (not run) under XLA to read its HLO; no variable changes. A nest of TensorSpecs is not
-        # accepted as one argument, so the batch is zeros of its shape (one batch of host memory).
-        batch = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype), batch_spec)
+        # accepted as one argument, so the batch is zeros of its shape (one replica: the global batch).
+        batch = tf.nest.map_structure(
+            lambda spec: tf.zeros((global_batch_size,) + tuple(spec.shape[1:]), spec.dtype), example_spec)
         flops = step_flops(train_step, batch)
     except (tf.errors.OpError, ValueError, TypeError, NotImplementedError) as error:
         log(f"MFU unavailable: the step's FLOPs cannot be counted ({first_line(error)[:160]})")
