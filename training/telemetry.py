@@ -24,7 +24,7 @@ class Telemetry:
     Args:
       config: the TrainConfig.
       device_kind: "gpu", "tpu" or "cpu".
-      log: where the profiler's and memory's lines go.
+      log: where the profiler's lines go.
       enabled: False on non-chief workers: nothing is written or traced there.
       restart_clock: called after the profiler starts or stops, so throughput leaves that out.
     """

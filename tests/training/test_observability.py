@@ -6,6 +6,7 @@ Cost: two in-process runs of a few steps on the embedded digits (~3 s each).
 """
 
 import math
+import types
 
 import keras
 import pytest
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 from benchmarks.trace_summary import summarize_run_trace
 from core import device_peak
+from core.memory import PeakMemory
 from core.run_config_store import FLAG_FILE, flag_file_text
 from core.storage_errors import StorageError
 from training import ConfigError, TaskError, TrainConfig, train_and_evaluate
@@ -167,3 +169,25 @@ def test_op_profile_of_a_run_without_a_trace_is_one_line_naming_the_directory(tm
     with pytest.raises(ValueError, match=rf"^--run_dir={tmp_path}: holds no profiler trace .* train with "
                                          r"--profile_steps=START,END first$"):
         summarize_run_trace(str(tmp_path), top=5)
+
+
+def test_gpu_peak_memory_is_each_loop_largest_allocator_peak(monkeypatch):
+    # TensorFlow's allocator API, faked for two GPUs: a peak holds until reset_memory_stats.
+    peaks = {"GPU:0": 100, "GPU:1": 300}
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [
+        types.SimpleNamespace(name=f"/physical_device:{name}") for name in peaks] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "get_memory_info",
+                        lambda device: {"current": 0, "peak": peaks[device]})
+    monkeypatch.setattr(tf.config.experimental, "reset_memory_stats", lambda device: peaks.update({device: 0}))
+    memory = PeakMemory("gpu")
+    assert memory.scalar_name() == "peak_device_memory_bytes" and memory.source == "device allocator peak"
+    assert memory.peak_bytes() == 300
+    peaks["GPU:0"] = 50  # The next loop's peak, not the run's.
+    assert memory.peak_bytes() == 50
+
+
+def test_cpu_peak_memory_is_the_process_peak_rss():
+    memory = PeakMemory("cpu")
+    assert memory.scalar_name() == "peak_host_memory_bytes"
+    # ru_maxrss is KiB on Linux: the process holds TensorFlow, far more than 100 MiB and less than 1 TiB.
+    assert 100 * 2**20 < memory.peak_bytes() < 2**40
