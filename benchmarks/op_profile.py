@@ -2,6 +2,7 @@
 
   python -m benchmarks.op_profile --workload=cifar_cnn --precision=mixed_bfloat16
   python -m benchmarks.op_profile --workload=mlp --jit_compile=false --top=20
+  python -m benchmarks.op_profile --run_dir=runs/default    # a trace a run took with --profile_steps
 
 Runs tapecraft's compiled loop under `tf.profiler` for a few steps (after a warm-up), reads the
 trace it writes (an XSpace protobuf) and adds up each event's *self* time, i.e. its duration
@@ -12,6 +13,9 @@ their time on. XLA shows up as its fused kernels (e.g. `MatMul.42`, `multiply_ad
 Like the other scripts it appends a result line to --output (benchmarks/results.py; the wall time
 of the traced call as examples/s and ms/step, the self times per step by kind of work and of the
 busiest ops) and draws --chart, here the milliseconds per step by kind of work.
+
+With --run_dir it times nothing itself: it prints the same table for the newest trace a training
+run took (`--profile_steps=START,END`, training/profiling.py), per step of that window.
 """
 
 import collections
@@ -23,7 +27,7 @@ from absl import app, flags
 
 from benchmarks import script_flags
 from core.flag_parsing import parse_flags_or_exit
-from benchmarks.trace_summary import classify, self_times, summarize
+from benchmarks.trace_summary import classify, read_trace, self_times, summarize, summarize_run_trace
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")
@@ -33,6 +37,8 @@ flags.DEFINE_integer("steps", 4, "Profiled training steps (one loop), after one 
 flags.DEFINE_integer("top", 15, "Op types listed.")
 flags.DEFINE_string("output", os.path.join(script_flags.RESULTS_DIRECTORY, "op_profile.jsonl"),
                     "JSON-lines file the profile is appended to ('' for none).")
+flags.DEFINE_string("run_dir", "", "Summarize the newest profiler trace of this training run directory "
+                    "(taken with --profile_steps) instead of profiling a workload; no result line.")
 flags.DEFINE_string("chart", os.path.join(script_flags.RESULTS_DIRECTORY, "op_profile.png"),
                     "PNG bar chart of milliseconds per step by kind of work ('' for none).")
 
@@ -42,17 +48,13 @@ FLAGS = flags.FLAGS
 def profile_loop(runner, steps, log_directory):
     """Traces one call of `runner` (a TapecraftRunner of `steps` steps); returns (XSpace, wall seconds)."""
     import tensorflow as tf
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     compile_seconds, _ = runner.run(1)  # Compiles and warms up outside the trace.
     tf.profiler.experimental.start(log_directory)
     seconds, _ = runner.run(1)
     tf.profiler.experimental.stop()
-    space = xplane_pb2.XSpace()
     path = glob.glob(os.path.join(log_directory, "**", "*.xplane.pb"), recursive=True)[0]
-    with open(path, "rb") as trace:
-        space.ParseFromString(trace.read())
-    return space, seconds, compile_seconds
+    return read_trace(path), seconds, compile_seconds
 
 
 def milliseconds_per_step(totals, steps, top):
@@ -90,6 +92,13 @@ def write_profile_chart(record, path):
 def main(argv):
     script_flags.refuse_arguments_only(argv)
     script_flags.quiet_tensorflow_logs()
+    if FLAGS.run_dir:
+        try:
+            _, lines = summarize_run_trace(FLAGS.run_dir, FLAGS.top)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from None
+        print("\n".join(lines))
+        return
     workload = script_flags.workload_or_exit(FLAGS.workload)
     from core.precision import PRECISIONS
 

@@ -3,7 +3,8 @@
 `tf.profiler` writes an XSpace protobuf: planes (the host, each device) of lines (threads) of
 timed events (an op kernel, an XLA kernel, the executor processing a node...). Events on a
 thread nest like a call stack, so an event's *self* time is its duration minus that of the
-events directly inside it.
+events directly inside it. `benchmarks.op_profile` takes its own trace, or reads one a training run
+took with `--profile_steps` (`summarize_run_trace`).
 """
 
 import collections
@@ -85,3 +86,37 @@ def summarize(totals, steps, top):
     header = f"{{:<72}} {'ms/step':>9} {'share':>7}"
     return ([header.format("kind of work")] + [row(kind, seconds) for kind, seconds in kinds.most_common()]
             + ["", header.format("op")] + [row(name, seconds) for name, seconds in busiest[:top]])
+
+
+def read_trace(path):
+    """The XSpace protobuf of a `*.xplane.pb` file."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    with open(path, "rb") as trace:
+        space.ParseFromString(trace.read())
+    return space
+
+
+def summarize_run_trace(run_directory, top):
+    """(trace path, table lines) of the newest trace a training run took, per step of its window.
+
+    Raises:
+      ValueError: naming --run_dir when it holds no trace or no window to count steps by.
+    """
+    from core.run_config_store import read_run_config
+    from training.profiling import parse_profile_steps, trace_files
+
+    traces = trace_files(run_directory)
+    if not traces:
+        raise ValueError(f"--run_dir={run_directory}: holds no profiler trace (plugins/profile/*/*.xplane.pb); "
+                         "train with --profile_steps=START,END first")
+    stored = read_run_config(run_directory) or {}
+    try:
+        start, end = parse_profile_steps(stored.get("profile_steps", ""), stored.get("train_steps", 0))
+    except (TypeError, ValueError):
+        raise ValueError(f"--run_dir={run_directory}: its run_config.json names no --profile_steps window to "
+                         "count steps by") from None
+    steps = end - start + 1
+    table = summarize(self_times(read_trace(traces[-1])), steps, top)
+    return traces[-1], [f"{traces[-1]}: steps {start}..{end}"] + table

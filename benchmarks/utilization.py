@@ -1,13 +1,13 @@
 """Model FLOPs utilization: the step's FLOPs over the device's measured peak.
 
-MFU = step FLOPs (from the step's XLA HLO, see flops.py) x median steps per second / peak
+MFU = step FLOPs (from the step's XLA HLO, see core/flops.py) x median steps per second / peak
 FLOP/s (the fastest matmul repeat at the policy's compute dtype, see peak.py). FLOP counts are
 cached: several configurations share a workload, a policy and a per-replica batch.
 """
 
 import tensorflow as tf
 
-from benchmarks.flops import step_flops
+from core.flops import step_flops
 from benchmarks.inputs import synthetic_batch
 from benchmarks.runners import build_model, make_step
 

@@ -14,6 +14,8 @@ import os
 from core.storage_errors import storage_error
 
 RUN_CONFIG_FILE = "run_config.json"
+# The same settings as absl flags, one a line: `python -m training.train --flagfile=<model_dir>/flags.txt`.
+FLAG_FILE = "flags.txt"
 
 
 class RunConfigMismatch(ValueError):
@@ -45,18 +47,41 @@ def read_run_config(directory) -> dict | None:
 
 
 def write_run_config(directory, values: dict):
-    """Writes `values` as the run's settings, atomically (a temporary file renamed into place).
+    """Writes `values` as the run's settings, atomically (a temporary file renamed into place), as
+    JSON in run_config.json and as absl flags in flags.txt.
 
     Raises:
       StorageError: naming the file when the disk refuses it; no temporary file is left.
     """
-    path = run_config_path(directory)
+    write_text_atomically(run_config_path(directory), json.dumps(values, indent=2, sort_keys=True) + "\n")
+    write_text_atomically(os.path.join(os.fspath(directory), FLAG_FILE), flag_file_text(values))
+
+
+def flag_file_text(values: dict) -> str:
+    """absl's --flagfile format of `values`: `--name=value` a line, `--name`/`--noname` for booleans;
+    unset (None) settings are left out, so they keep their default (which is unset)."""
+    lines = []
+    for name, value in sorted(values.items()):
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            lines.append(f"--{name}" if value else f"--no{name}")
+        else:
+            lines.append(f"--{name}={value!r}" if isinstance(value, float) else f"--{name}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def write_text_atomically(path, text):
+    """Writes `text` to `path` through a temporary file renamed into place: never half a file.
+
+    Raises:
+      StorageError: naming the file when the disk refuses it; no temporary file is left.
+    """
     temporary = f"{path}.tmp-{os.getpid()}"
     try:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(values, file, indent=2, sort_keys=True)
-            file.write("\n")
+            file.write(text)
         os.replace(temporary, path)
     except OSError as error:
         with contextlib.suppress(OSError):

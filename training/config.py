@@ -18,6 +18,7 @@ from core.precision import PRECISIONS
 from training.metric_goals import parse_metric_goal
 from training.nan_policy import NAN_POLICIES
 from training.optimizers import OPTIMIZERS
+from training.profiling import parse_profile_steps
 from training.schedules import LR_SCHEDULES
 
 JIT_COMPILE_CHOICES = ("auto", "true", "false", "loop")
@@ -107,6 +108,8 @@ class TrainConfig:
     hooks: str = ""
     early_stopping_metric: str = ""
     early_stopping_patience: int = 0
+    # Seeing inside a run (profiler window; memory, MFU and hyperparameters in TensorBoard).
+    profile_steps: str = ""
 
     def __post_init__(self):
         defaults = TASK_DEFAULTS.get(self.task, TASK_DEFAULTS["image_classification"])
@@ -142,6 +145,7 @@ class TrainConfig:
                 raise ConfigError(f"--{name}={value!r}: must name a built-in {name} or an import path that "
                                   "must look like package.module:ClassName")
         self._validate_transfer()
+        self._validate_observability()
         self._validate_evaluation()
 
     def _validate_evaluation(self):
@@ -221,6 +225,12 @@ class TrainConfig:
         else:  # A user's task reads what it wants; the names must still be ones tapecraft knows.
             _require_choice("dataset", self.dataset, tuple(sorted(DATASETS)) + tuple(sorted(TEXT_DATASETS)))
         self._validate_data()
+    def _validate_observability(self):
+        """The profiler window: two steps of this run, in order."""
+        try:
+            parse_profile_steps(self.profile_steps, self.train_steps)
+        except ValueError as error:
+            raise ConfigError(f"--profile_steps={self.profile_steps!r}: {error}") from None
 
     def _validate_data(self):
         """The image data flags: where the files are, image size, normalization, augmentation."""
@@ -297,7 +307,7 @@ class TrainConfig:
 CHANGEABLE_ON_RESUME = frozenset({
     "train_steps", "fine_tune_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "steps_per_loop",
     "jit_compile", "deterministic", "on_nan", "data_dir", "model_dir", "pretrained_weights", "export",
-    "distribution_strategy", "num_replicas", "worker_hosts", "task_index", "remat",
+    "distribution_strategy", "num_replicas", "worker_hosts", "task_index", "remat", "profile_steps",
     # What a command does with the run and what watches it; the best checkpoint's record names its
     # metric, so another --best_metric starts a new record (training/best_checkpoint.py).
     "mode", "checkpoint", "best_metric", "use_best", "hooks", "early_stopping_metric", "early_stopping_patience",

@@ -19,6 +19,8 @@ Three ways to compile the training loop, chosen by `training.jit` per device and
 
 import tensorflow as tf
 
+from training.profiling import profile_edges
+
 
 def make_train_loop(train_step, strategy, jit_compile, compile_loop=False):
     """Returns train_loop(iterator, num_steps) running `num_steps` (int32 tensor) steps on device.
@@ -85,9 +87,12 @@ def make_eval_loop(eval_step, strategy, jit_compile):
 
 def steps_until_boundary(step, config):
     """Steps to run in the next loop: at most `steps_per_loop`, stopping at evaluations,
-    checkpoints and the end, where the host has work to do."""
+    checkpoints, the profiler window's edges and the end, where the host has work to do."""
     boundary = config.train_steps
     for every in (config.eval_every, config.checkpoint_every):
         if every:
             boundary = min(boundary, (step // every + 1) * every)
+    for edge in profile_edges(config):
+        if edge > step:
+            boundary = min(boundary, edge)
     return min(config.steps_per_loop, boundary - step)

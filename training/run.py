@@ -13,6 +13,7 @@ from training.environment_checks import check_environment
 from training.ema import averaged_weights
 from training.export import EXPORT_DIRECTORY, export_saved_model
 from training.hooks import hooks_from_config
+from training.run_report import run_report, write_run_report
 from training.run_strategy import create_run_strategy
 from training.tasks import create_task
 from training.training_phase import TrainResult, train_phase
@@ -25,6 +26,7 @@ class RunResult:
     training: TrainResult
     report: dict | None  # None without a task report, and on the non-chief workers of a multi-worker job.
     export_directory: str | None
+    run_report: dict | None = None  # run_report.json: final metrics, peak memory, throughput, MFU (chief only).
 
 
 # The run directory's lock, taken by the first phase once its data are checked, stays until the report
@@ -63,6 +65,9 @@ def run_training(config, datasets=None, log=print, task=None, hooks=None) -> Run
     # directory they delete (core/cluster.py).
     report = export_directory = None
     with averaged_weights(result.ema):
+        if result.is_chief:
+            figures = run_report(result)
+            write_run_report(config.model_dir, figures, log)
         if result.is_chief and hasattr(task, "report"):
             report = task.report(result.model, config.model_dir, log)
         if config.export and hasattr(task, "serving_signatures"):
@@ -75,4 +80,4 @@ def run_training(config, datasets=None, log=print, task=None, hooks=None) -> Run
     if export_directory:
         hint = getattr(task, "serving_hint", None)
         log(f"Exported for serving: {export_directory}" + (f" ({hint(export_directory)})" if hint else ""))
-    return RunResult(training=result, report=report, export_directory=export_directory)
+    return RunResult(training=result, report=report, export_directory=export_directory, run_report=figures)

@@ -18,6 +18,8 @@ and, when the task has them:
   serving_signatures(model) -> {name: tf.function}  the SavedModel export (`--export`)
   serving_hint(export_directory) -> str             how to use the export, for the log line after it
   next_phase() -> (config, task) or None            another phase of training (fine-tuning)
+  throughput_unit() -> (name, count per example)   what the progress line counts per second; by
+                                                    default ("examples", 1), e.g. ("tokens", 512)
 
 The run averages the per-example loss over the *global* batch, so replicas' summed gradients are
 the gradient of the mean; it scales the loss under float16, votes on overflow across replicas,

@@ -13,6 +13,8 @@
   python -m training.train --distribution_strategy=mirrored                 # every GPU of this machine
   python -m training.train --distribution_strategy=multi_worker \
       --worker_hosts=10.0.0.1:2222,10.0.0.2:2222 --task_index=0             # on 10.0.0.1; 1 on 10.0.0.2
+  python -m training.train --profile_steps=100,110                          # a trace for TensorBoard's Profile tab
+  python -m training.train --flagfile=runs/default/flags.txt --model_dir=runs/again   # a run's flags, reused
 """
 
 import os
@@ -148,6 +150,11 @@ flags.DEFINE_string("early_stopping_metric", _DEFAULTS.early_stopping_metric, "S
                     "improved for --early_stopping_patience evaluations. Direction as for --best_metric.")
 flags.DEFINE_integer("early_stopping_patience", _DEFAULTS.early_stopping_patience, "Evaluations without "
                      "improvement of --early_stopping_metric before stopping.")
+# Seeing inside a run (profiler window; memory, MFU and hyperparameters in TensorBoard).
+flags.DEFINE_string("profile_steps", _DEFAULTS.profile_steps, "START,END: trace training steps START to END "
+                    "(from 1, both included) with TensorFlow's profiler into <model_dir>/train, for "
+                    "TensorBoard's Profile tab (needs tensorboard-plugin-profile to view) or "
+                    "`python -m benchmarks.op_profile --run_dir=<model_dir>`. Empty: no trace.")
 
 FLAGS = flags.FLAGS
 

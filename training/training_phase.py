@@ -42,6 +42,8 @@ from training.signals import StopRequests, TrainingStopped, stopped_message
 from training.step import make_eval_step, make_train_step
 from training.task_checks import check_model, check_task_batches, create_optimizers
 from training.tasks import create_task
+from training.telemetry import Telemetry, checkpoint_event, evaluation_event
+from training.utilization import StepCost, measure_step_cost, throughput_unit
 
 
 @dataclasses.dataclass
@@ -59,6 +61,7 @@ class TrainResult:
     strategy: object = None  # The tf.distribute strategy the model's variables live under.
     task: object = None  # The task trained.
     best_checkpoint: str | None = None  # With --best_metric and --use_best: the checkpoint tested.
+    run_figures: dict = dataclasses.field(default_factory=dict)  # Peak memory, the last loop's throughput and MFU.
 
     @property
     def test_loss(self) -> float:
@@ -224,11 +227,14 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
     train_loop = make_train_loop(train_step, strategy, jit_compile, compile_loop=compile_loop)
     eval_loop = make_eval_loop(make_eval_step(task, model, eval_metrics), strategy, jit_compile)
     average_replica_state = make_replica_state_averager(strategy, model)
+    # MFU's numerator, counted once in the step's HLO when the device's peak is known (training/utilization.py).
+    step_cost = measure_step_cost(train_step, one_example, config.batch_size, device,
+                                  precision_lib.compute_dtype(policy), strategy, log) if chief else StepCost()
 
     def evaluate(batches):
         """Metrics of the weights' moving average when there is one, else of the weights."""
         eval_metrics.reset()
-        with averaged_weights(ema), explain_xla_errors():
+        with averaged_weights(ema), explain_xla_errors(), evaluation_event():
             eval_loop(batches)
         return eval_metrics.results()
 
@@ -237,20 +243,24 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
     # requests (SIGTERM/SIGINT) are handled between calls.
     summaries = SummaryWriter(config.model_dir, "train", enabled=chief)
     validation_summaries = SummaryWriter(config.model_dir, "validation", enabled=chief)
-    progress = ProgressReporter(config.train_steps, config.batch_size)
+    progress = ProgressReporter(config.train_steps, config.batch_size, throughput_unit(task), step_cost)
+    # Hyperparameters, memory, the profiler window.
+    telemetry = Telemetry(config, device.kind, log, enabled=chief, restart_clock=progress.restart_clock)
+    telemetry.start()
+    figures = {}
     non_finite = NonFiniteHandler(config.on_nan, checkpoint, learning_rate_scale, global_step, log)
     if config.on_nan == "restore" and checkpoint.latest_path is None:
         checkpoint.save(int(global_step))  # `restore` needs a checkpoint to go back to.
     validation_history = []
     step = int(global_step.numpy())
-    with StopRequests() as stop_requests:
+    with StopRequests() as stop_requests, telemetry.watching():
         while step < config.train_steps:
             steps = steps_until_boundary(step, config)
             validation = None
             train_metrics.reset()
             gradient_norm.reset_state()
             skipped_before = int(skipped_steps.numpy())
-            with explain_xla_errors():  # An op XLA cannot compile fails the first call: name it.
+            with explain_xla_errors(), telemetry.loop_call(step, steps):  # XLA's failure names the op.
                 train_loop(train_iterator, tf.constant(steps, tf.int32))
             average_replica_state()  # One value of BatchNorm statistics on every replica.
             step = int(global_step.assign_add(steps).numpy())
@@ -264,7 +274,8 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
                                       loss_scale_scalar(optimizer).get("loss_scale"))
             summaries.scalars(step, dict(figures, learning_rate=current_learning_rate(optimizer),
                                          **loss_scale_scalar(optimizer),
-                                         **gradient_norm_scalar(gradient_norm, config)))
+                                         **gradient_norm_scalar(gradient_norm, config),
+                                         **telemetry.loop_scalars()))
             if step == config.train_steps or (config.eval_every and step % config.eval_every == 0):
                 validation = evaluate(validation_batches)
                 validation_history.append((step, validation))
@@ -277,7 +288,8 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
             if (step == config.train_steps or stop_requests.signal_name or hooks_stop
                     or (config.checkpoint_every and step % config.checkpoint_every == 0)):
                 try:
-                    path = checkpoint.save(step)
+                    with checkpoint_event(step):
+                        path = checkpoint.save(step)
                 except NonFiniteWeightsError as error:
                     step = non_finite.recover(step, f"variable {error.variable} holds NaN or Inf")
                     continue
@@ -298,11 +310,14 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
         if strategy.cluster_resolver is not None:  # Also waits for the chief's record of the best.
             check_workers_agree(strategy, int(best.record["step"]) if best.record else -1, "the best checkpoint")
         best_path = best.restore_best(model, ema, log if chief else (lambda line: None))
+    test_metrics = evaluate(test_batches)
+    telemetry.finish(step, test_metrics)
+    run_figures = telemetry.run_figures(step_cost, figures)
 
     return TrainResult(
-        test_metrics=evaluate(test_batches), validation_history=validation_history, final_step=step,
+        test_metrics=test_metrics, validation_history=validation_history, final_step=step,
         precision=policy, jit_compile=jit_compile, model=model, ema=ema, is_chief=chief, strategy=strategy,
-        task=task, best_checkpoint=best_path)
+        task=task, best_checkpoint=best_path, run_figures=run_figures)
 
 
 def _checkpoint_names(optimizers):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.run_config_store import (RUN_CONFIG_FILE, RunConfigMismatch, check_resumable, read_run_config,
+from core.run_config_store import (FLAG_FILE, RUN_CONFIG_FILE, RunConfigMismatch, check_resumable, read_run_config,
                                    write_run_config)
 
 STORED = {"model": "mlp", "batch_size": 32, "learning_rate": 0.003, "train_steps": 100, "hidden": (64, 64)}
@@ -15,7 +15,8 @@ def test_round_trip_and_an_unchanged_resume(tmp_path):
     write_run_config(tmp_path, STORED)
     assert read_run_config(tmp_path) == dict(STORED, hidden=[64, 64])
     assert check_resumable(tmp_path, STORED, CHANGEABLE) == []
-    assert [path.name for path in tmp_path.iterdir()] == [RUN_CONFIG_FILE]  # No temporary file left.
+    # No temporary file left; the flag file (absl --flagfile) beside the JSON.
+    assert sorted(path.name for path in tmp_path.iterdir()) == [FLAG_FILE, RUN_CONFIG_FILE]
 
 
 def test_changeable_settings_are_reported_not_refused(tmp_path):

@@ -67,6 +67,8 @@ BAD_VALUES = [
     ("hooks", "my_hooks", "--hooks='my_hooks': each entry must look like package.module:make_hooks"),
     ("early_stopping_metric", "test/loss", "--early_stopping_metric='test/loss': must look like"),
     ("early_stopping_patience", 3, "--early_stopping_patience=3: early stopping needs both --early_stopping_metric"),
+    ("profile_steps", "1300,1400", "--profile_steps='1300,1400': steps 1300..1400 are outside the run's steps"),
+    ("profile_steps", 5, "--profile_steps=5: must be two steps START,END"),
 ]
 
 

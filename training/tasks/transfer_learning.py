@@ -28,7 +28,7 @@ def fine_tuning_phase(config):
     fine_tuning = dataclasses.replace(
         config, model_dir=os.path.join(config.model_dir, FINE_TUNE_DIRECTORY),
         train_steps=config.fine_tune_steps, learning_rate=config.fine_tune_learning_rate, warmup_steps=0,
-        unfreeze_from="")
+        unfreeze_from="", profile_steps="")  # The profiler window is phase one's steps.
     return fine_tuning, phase_one
 
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.flops import hlo_flops, step_flops
+from core.flops import hlo_flops, step_flops
 from layers.models import MLP, SmallCNN
 from training.metrics import TaskMetrics
 from training.tasks.image_classification import ImageClassification
