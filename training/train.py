@@ -13,6 +13,7 @@
   python -m training.train --distribution_strategy=mirrored                 # every GPU of this machine
   python -m training.train --distribution_strategy=multi_worker \
       --worker_hosts=10.0.0.1:2222,10.0.0.2:2222 --task_index=0             # on 10.0.0.1; 1 on 10.0.0.2
+  python -m training.train --data_service=grpc://10.0.0.5:5050   # batches made by a tf.data service
 """
 
 import os
@@ -115,6 +116,14 @@ flags.DEFINE_string("worker_hosts", _DEFAULTS.worker_hosts, "For 'multi_worker':
                     "comma-separated, the chief first; the same list on every worker. Empty: read TF_CONFIG.")
 flags.DEFINE_integer("task_index", _DEFAULTS.task_index, "For 'multi_worker' with --worker_hosts: this "
                      "worker's position in the list (0 is the chief).")
+# Data at scale: the training stream made by a tf.data service.
+flags.DEFINE_string("data_service", _DEFAULTS.data_service, "grpc://host:port of a tf.data service dispatcher "
+                    "(python -m training.data_service_dispatcher) whose workers make the training batches; "
+                    "empty: this process makes them. Validation and test batches are always made here.")
+flags.DEFINE_string("data_service_mode", _DEFAULTS.data_service_mode, "With --data_service: dynamic (the "
+                    "batches are split between the service's workers, each made once; order by timing; a resume "
+                    "restarts the stream) or off (every worker makes the whole stream: one worker gives the local "
+                    "order and an exact resume, W workers repeat each batch W times). README: tf.data service.")
 
 FLAGS = flags.FLAGS
 
