@@ -41,7 +41,7 @@ def start_dispatcher(port: int, work_dir: str = ""):
     """A running DispatchServer on `port`.
 
     Args:
-      port: the port to serve on, on every interface.
+      port: the port to serve on, on every interface; 0 for any free one (`server.target` has it).
       work_dir: with a directory, the dispatcher journals its state there before answering each
         request (fault-tolerant mode), so one restarted with the same directory recovers its
         datasets and jobs and the training runs carry on; empty: its state lives in memory only.
@@ -65,7 +65,7 @@ def start_worker(dispatcher_address: str, port: int, host: str):
 
     Args:
       dispatcher_address: the dispatcher's host:port.
-      port: the port to serve batches on.
+      port: the port to serve batches on; 0 for any free one.
       host: the name or address the training processes reach this machine by; the dispatcher
         gives it to them.
 
@@ -73,8 +73,8 @@ def start_worker(dispatcher_address: str, port: int, host: str):
       ServerStartError: naming the flag when the port is taken or TensorFlow cannot start it.
     """
     check_port_free(port)
-    config = tf.data.experimental.service.WorkerConfig(
-        dispatcher_address=dispatcher_address, worker_address=f"{host}:{port}", port=port)
+    config = tf.data.experimental.service.WorkerConfig(  # TensorFlow fills in "%port%".
+        dispatcher_address=dispatcher_address, worker_address=f"{host}:{port or '%port%'}", port=port)
     try:
         return tf.data.experimental.service.WorkerServer(config)
     except (tf.errors.OpError, RuntimeError, ValueError) as error:
