@@ -55,6 +55,8 @@ BAD_VALUES = [
     ("export", "no", "--export='no': must be true or false"),
     ("worker_hosts", "127.0.0.1:2222", "--worker_hosts='127.0.0.1:2222': only --distribution_strategy=multi_worker"),
     ("task_index", -1, "--task_index=-1: must be an integer >= 0"),
+    ("data_service", "10.0.0.5", "--data_service='10.0.0.5': must be a dispatcher address grpc://host:port"),
+    ("data_service_mode", "parallel_epochs", "--data_service_mode='parallel_epochs': must be one of dynamic, off"),
 ]
 
 
