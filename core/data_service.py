@@ -14,7 +14,7 @@ Two processing modes (`--data_service_mode`), TensorFlow's sharding policies:
   (the batches it was making are lost; training goes on with the others; a new worker can join).
   The order of batches depends on timing. The source must be splittable (`Dataset.range`,
   `from_tensor_slices`, `list_files`...): a stream that starts from `Dataset.counter()` would be
-  counted from 0 by every worker, giving each batch once per worker.
+  counted from 0 by every worker, giving each batch once per worker (`check_splittable` refuses it).
 - off (ShardingPolicy.OFF): every worker makes the whole stream. With one worker the run gets
   exactly the local stream, in order; with W workers the seeded stream is made W times and each
   batch arrives W times (at-least-once, and nothing is lost while one worker lives).
@@ -30,6 +30,8 @@ import hashlib
 import os
 
 import tensorflow as tf
+
+from core.data.errors import DatasetError
 
 MODES = ("dynamic", "off")
 DEFAULT_PROTOCOL = "grpc"
@@ -109,6 +111,8 @@ class DataService:
             `job_name` and take its batches first come, first served (every batch has one shape,
             so no coordinated reads are needed). Otherwise the job is the pipeline's own.
         """
+        if self.mode == "dynamic":
+            check_splittable(batches)
         if skip_batches and self.mode == "off":
             batches = batches.skip(skip_batches)  # Runs on the workers: the replay costs them, not us.
         policy = (tf.data.experimental.service.ShardingPolicy.DYNAMIC if self.mode == "dynamic"
@@ -127,6 +131,27 @@ class DataService:
             return f"; input replayed to step {step} on the tf.data service workers"
         return ("; the tf.data service (mode dynamic) starts the training stream again from its beginning, "
                 "so the data order does not resume exactly")
+
+
+def check_splittable(batches: tf.data.Dataset):
+    """Raises DatasetError when mode dynamic cannot split `batches` between workers.
+
+    The dispatcher splits a stream at its sources. A stream whose every source is one element
+    (`from_tensors`: `Dataset.counter()` is `from_tensors(0).repeat().scan(...)`) has nothing to
+    split: each worker would run it whole from its start, making each batch once per worker,
+    silently. The graph is read through public ops: `to_variant` and `DatasetToGraphV2`.
+    """
+    graph = tf.compat.v1.GraphDef.FromString(tf.raw_ops.DatasetToGraphV2(
+        input_dataset=tf.data.experimental.to_variant(batches), strip_device_assignment=True,
+        external_state_policy=tf.data.experimental.ExternalStatePolicy.IGNORE.value).numpy())
+    inputs = {node.name: [entry.split(":")[0].lstrip("^") for entry in node.input] for node in graph.node}
+    datasets = {node.name: node.op for node in graph.node if "Dataset" in node.op}
+    sources = [op for name, op in datasets.items() if not any(entry in datasets for entry in inputs[name])]
+    if sources and all(op == "TensorDataset" for op in sources):
+        raise DatasetError("--data_service_mode=dynamic: the task's training stream starts from "
+                           "Dataset.counter() or from_tensors(...).repeat(), which the tf.data service "
+                           "cannot split: every worker would make every batch. Start it from Dataset.range "
+                           "(core/data/in_memory.py does), or use --data_service_mode=off with one worker")
 
 
 def create_data_service(address_flag: str, mode: str, model_dir: str, start_step: int) -> DataService | None:

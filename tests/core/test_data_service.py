@@ -8,9 +8,12 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from core.data import DatasetError
+from core.data.augmentation import create_augmentation
 from core.data.in_memory import InMemoryExamples
-from core.data_service import DataService, check_dispatcher, parse_service_address
+from core.data_service import DataService, check_dispatcher, check_splittable, parse_service_address
 from core.data_service_servers import (ServerStartError, check_port_free, serve_until_stopped, start_dispatcher,
                                        start_worker)
 from tests.data_service_servers import free_port, local_service
@@ -39,6 +42,16 @@ def test_mode_dynamic_makes_each_batch_of_the_in_memory_stream_once_across_two_w
     positions = [local.index(batch) for batch in served]
     assert len(set(positions)) == len(served)
     assert max(positions) < 400, sorted(positions)
+
+
+def test_mode_dynamic_refuses_a_stream_it_cannot_split_and_takes_the_built_in_ones():
+    counted = tf.data.Dataset.counter().map(lambda index: (tf.fill([4, 1], index), tf.fill([4], index)))
+    with pytest.raises(DatasetError, match=r"^--data_service_mode=dynamic: .* starts from Dataset.counter\(\)"):
+        check_splittable(counted)
+    check_splittable(_examples().shuffled_batches(seed=0, batch_size=4))
+    images = InMemoryExamples(np.zeros((64, 4, 4, 1), np.float32), np.arange(64))
+    check_splittable(create_augmentation("crop_flip", (4, 4, 1))(images.shuffled_forever(0), 0).batch(4))
+    check_splittable(tf.data.Dataset.from_tensor_slices(np.arange(8)).shuffle(8).repeat().batch(4))
 
 
 def test_mode_off_with_one_worker_is_the_local_stream_in_order_after_the_skipped_batches():
