@@ -2,12 +2,16 @@
 
   python -m benchmarks.input_pipeline --workload=cifar_cnn
   python -m benchmarks.input_pipeline --workload=mlp --batch_size=1024
+  python -m benchmarks.input_pipeline --workload=cifar_cnn --data_service_workers=1,2
 
 Three runners take turns: the pipeline alone (batches pulled and dropped inside a compiled
 loop), the step on one batch held in device memory, and the step fed by the pipeline. If the
 pipeline alone is slower than the step, training is input-bound: a faster step will not help;
 cache, parallelize or simplify the input instead. On a CPU the pipeline and the step share the
 cores, so the third figure shows what feeding costs the step even when it keeps up.
+
+`--data_service_workers=1,2` measures instead the trainer's input made here against the same
+input made by a tf.data service of 1 and 2 workers (benchmarks/data_service_rate.py).
 """
 
 from absl import app, flags
@@ -22,6 +26,8 @@ flags.DEFINE_string("precision", "auto", "float32, mixed_float16, mixed_bfloat16
 flags.DEFINE_string("jit_compile", "auto", "XLA: auto (training.jit's rule), true (the step), loop (the "
                     "whole loop) or false.")
 flags.DEFINE_integer("steps_per_loop", 16, "Steps (or batches) per compiled host call.")
+flags.DEFINE_list("data_service_workers", [], "Instead of the step comparison: examples/s of train_input "
+                  "made here and by a local tf.data service of each of these worker counts, e.g. 1,2.")
 script_flags.define_timing_flags(default_steps=32, default_repeats=5)
 script_flags.define_output_flags("input_pipeline")
 
@@ -53,6 +59,9 @@ def main(argv):
     environment = describe_environment()
     print(report.format_header(environment))
     policy, _ = resolve_precision(FLAGS.precision, device)
+    if FLAGS.data_service_workers:
+        _measure_data_service(workload, batch_size, environment, policy)
+        return
     strategy = tf.distribute.get_strategy()
     runners, facts = {}, {}
     runners["input pipeline alone"] = PipelineRunner(create_dataset("pipeline", workload, batch_size),
@@ -79,6 +88,19 @@ def main(argv):
     print(report.format_table(records))
     print(verdict(pipeline, step, fed))
     script_flags.write_outputs(records, f"{workload.name}: input pipeline vs training step")
+
+
+def _measure_data_service(workload, batch_size, environment, policy):
+    """The --data_service_workers mode: train_input made here and by the service (own module)."""
+    from benchmarks import report
+    from benchmarks.data_service_rate import measure_service_rates
+
+    worker_counts = script_flags.integers_or_exit("data_service_workers", FLAGS.data_service_workers, minimum=1)
+    records = measure_service_rates(workload, batch_size, worker_counts, FLAGS.steps_per_loop, FLAGS.repeats,
+                                    FLAGS.steps, FLAGS.warmup_calls, environment, policy)
+    speedup = ("x local", lambda record: f"{record.get('speedup_of_service', 1.0):.2f}")
+    print(report.format_table(records, extra_columns=(speedup,)))
+    script_flags.write_outputs(records, f"{workload.name}: input made here vs by a tf.data service")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,11 @@ OPTIONAL_FIELDS = {
     "kernel_ms_per_step": ((dict,), "op_profile: {kind of work: self milliseconds per step}, summed over "
                            "threads (can exceed the wall time); the spreads are the traced call's wall time"),
     "top_ops_ms_per_step": ((dict,), "op_profile: {op name: self milliseconds per step} of the busiest ops"),
+    "data_service_workers": ((int,), "input_pipeline --data_service_workers: tf.data service workers that made "
+                             "the batches (0: the reading process made them)"),
+    "data_service_mode": ((str,), "input_pipeline --data_service_workers: the service's processing mode"),
+    "speedup_of_service": (_NUMBER, "input_pipeline --data_service_workers: median examples/s over the "
+                           "locally made input's"),
 }
 
 

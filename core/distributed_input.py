@@ -9,7 +9,9 @@ global batch, whatever the cluster shape: 1 device, 8 GPUs or several machines. 
 auto-sharding does not apply (`distribute_datasets_from_function` leaves sharding to us), and
 there are no files to shard: every tapecraft dataset is decoded into memory at load time and
 shuffled whole. The cost is that every worker prepares every batch and keeps 1/N of them; for
-in-memory examples this is small next to the training step.
+in-memory examples this is small next to the training step. With `--data_service` a tf.data
+service makes the batches instead (core/data_service.py): the pipelines share one service job,
+which splits the batches between them, so they do not shard here.
 
 Resuming: TensorFlow 2.21 cannot checkpoint a distributed iterator (it is not a `Trackable`),
 so under a real strategy the position in the stream is the global step: a resumed run skips the
@@ -32,7 +34,7 @@ warnings.filterwarnings("ignore", message="To make it possible to preserve tf.da
                         category=UserWarning)
 
 
-def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0):
+def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0, service=None):
     """The `dataset_fn` for one input pipeline: its share of the per-replica batch stream.
 
     Args:
@@ -40,10 +42,15 @@ def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0):
         on every pipeline (seeded).
       global_batch_size: examples per step over all replicas.
       skip_steps: global steps already trained; their batches are skipped.
+      service: a core.data_service.DataService to make the batches, or None to make them here.
     """
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         batches = make_batches(context.get_per_replica_batch_size(global_batch_size))
+        if service is not None:
+            # The pipelines share one service job, which splits the batches between them.
+            return service.distribute(batches, skip_steps * context.num_replicas_in_sync,
+                                      shared=context.num_input_pipelines > 1)
         if skip_steps:
             batches = batches.skip(skip_steps * context.num_replicas_in_sync)
         if context.num_input_pipelines > 1:
@@ -53,7 +60,7 @@ def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0):
     return dataset_fn
 
 
-def distribute_training_batches(strategy, make_batches, global_batch_size, skip_steps=0):
+def distribute_training_batches(strategy, make_batches, global_batch_size, skip_steps=0, service=None):
     """An iterator over the endless training stream, split per replica, after `skip_steps` steps.
 
     Args:
@@ -62,14 +69,17 @@ def distribute_training_batches(strategy, make_batches, global_batch_size, skip_
         the same stream on every worker.
       global_batch_size: examples per step over all replicas.
       skip_steps: global steps already trained (by the checkpoint being resumed).
+      service: a core.data_service.DataService to make the batches, or None to make them here.
     """
     return iter(strategy.distribute_datasets_from_function(
-        per_replica_dataset_fn(make_batches, global_batch_size, skip_steps)))
+        per_replica_dataset_fn(make_batches, global_batch_size, skip_steps, service)))
 
 
 def is_checkpointable(iterator) -> bool:
     """Whether a checkpoint can save `iterator`'s position: only a plain tf.data iterator can
-    (the default strategy's); TensorFlow 2.21's distributed iterators are not Trackable."""
+    (the default strategy's); TensorFlow 2.21's distributed iterators are not Trackable. One
+    reading from a tf.data service is a tf.data iterator that cannot save itself either, so a
+    run with a service does not ask (training/training_phase.py)."""
     return isinstance(iterator, tf.data.Iterator)
 
 

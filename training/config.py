@@ -11,6 +11,7 @@ import dataclasses
 import math
 
 from core.cluster import parse_worker_hosts
+from core.data_service import MODES as DATA_SERVICE_MODES, parse_service_address
 from core.data import AUGMENTATIONS, DATASETS, FILE_DATASETS, RESIZABLE_DATASETS
 from core.data.text_catalog import TEXT_DATASETS, TEXT_FILE_DATASETS
 from core.distribution import STRATEGIES
@@ -110,6 +111,9 @@ class TrainConfig:
     early_stopping_patience: int = 0
     # Seeing inside a run (profiler window; memory, MFU and hyperparameters in TensorBoard).
     profile_steps: str = ""
+    # Data at scale: the training stream made by a tf.data service (core/data_service.py).
+    data_service: str = ""
+    data_service_mode: str = "dynamic"
 
     def __post_init__(self):
         defaults = TASK_DEFAULTS.get(self.task, TASK_DEFAULTS["image_classification"])
@@ -145,6 +149,7 @@ class TrainConfig:
                 raise ConfigError(f"--{name}={value!r}: must name a built-in {name} or an import path that "
                                   "must look like package.module:ClassName")
         self._validate_transfer()
+        self._validate_data_service()
         self._validate_observability()
         self._validate_evaluation()
 
@@ -294,6 +299,22 @@ class TrainConfig:
                 raise ConfigError(f"--task_index={self.task_index!r}: must be in 0-{len(hosts) - 1} "
                                   "(one per --worker_hosts entry)")
 
+    def _validate_data_service(self):
+        """The tf.data service: a dispatcher address, a processing mode that fits the run."""
+        if not isinstance(self.data_service, str):
+            raise ConfigError(f"--data_service={self.data_service!r}: must be a dispatcher address "
+                              "grpc://host:port, or empty")
+        if self.data_service:
+            try:
+                parse_service_address(self.data_service)
+            except ValueError as error:
+                raise ConfigError(f"--data_service={self.data_service!r}: {error}") from None
+        _require_choice("data_service_mode", self.data_service_mode, DATA_SERVICE_MODES)
+        if self.data_service and self.deterministic and self.data_service_mode == "dynamic":
+            raise ConfigError("--deterministic=True: --data_service_mode=dynamic hands the run its batches in "
+                              "the order the service's workers finish them; use --data_service_mode=off with "
+                              "one service worker for the local order")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -301,13 +322,15 @@ class TrainConfig:
 # Settings a run in an existing --model_dir may change on resume: how long and how it is
 # watched, where the data and the initial weights live (a checkpoint supersedes those), and
 # execution choices that leave the saved state's meaning alone: XLA, determinism, the machines
-# (a run resumes on another replica count; core/distributed_input.py). Every other setting (and
+# (a run resumes on another replica count; core/distributed_input.py) and where the input is made
+# (a tf.data service or not; core/data_service.py says what a resume then replays). Every other setting (and
 # any new one, by default) must match the stored run_config.json. train_steps is here so a run
 # can be extended; the schedule then stretches to the new end.
 CHANGEABLE_ON_RESUME = frozenset({
     "train_steps", "fine_tune_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "steps_per_loop",
     "jit_compile", "deterministic", "on_nan", "data_dir", "model_dir", "pretrained_weights", "export",
     "distribution_strategy", "num_replicas", "worker_hosts", "task_index", "remat", "profile_steps",
+    "data_service", "data_service_mode",
     # What a command does with the run and what watches it; the best checkpoint's record names its
     # metric, so another --best_metric starts a new record (training/best_checkpoint.py).
     "mode", "checkpoint", "best_metric", "use_best", "hooks", "early_stopping_metric", "early_stopping_patience",

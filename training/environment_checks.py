@@ -1,5 +1,5 @@
 """What a run's machine must provide, checked once when the run starts: the files the flags name,
-the modules they import, the cluster they describe.
+the modules they import, the cluster and the tf.data service dispatcher they name.
 
 A TrainConfig checks values only (training/config.py), so it can be built anywhere; these checks
 need the machine the run trains on. Each failure is one ConfigError naming the flag.
@@ -9,6 +9,7 @@ import os
 
 from core.cluster import create_cluster_resolver
 from core.data import FILE_DATASETS
+from core.data_service import check_dispatcher, parse_service_address
 from layers.freezing import resolve_block_index
 from layers.registry import resolve_model_class
 from training.config import ConfigError
@@ -29,6 +30,11 @@ def check_environment(config, task=None, model_given=False):
         task_class(config.task)  # Imports a user's task module: one line when it cannot.
     if isinstance(task, ImageClassification) or (task is None and config.task == "image_classification"):
         _check_classification(config, model_given or getattr(task, "model_fn", None) is not None)
+    if config.data_service:
+        try:
+            check_dispatcher(parse_service_address(config.data_service))
+        except ValueError as error:
+            raise ConfigError(f"--data_service={config.data_service!r}: {error}") from None
     if config.distribution_strategy == "multi_worker":
         try:
             create_cluster_resolver(config.worker_hosts, config.task_index)

@@ -15,6 +15,7 @@
       --worker_hosts=10.0.0.1:2222,10.0.0.2:2222 --task_index=0             # on 10.0.0.1; 1 on 10.0.0.2
   python -m training.train --profile_steps=100,110                          # a trace for TensorBoard's Profile tab
   python -m training.train --flagfile=runs/default/flags.txt --model_dir=runs/again   # a run's flags, reused
+  python -m training.train --data_service=grpc://10.0.0.5:5050   # batches made by a tf.data service
 """
 
 import os
@@ -155,6 +156,14 @@ flags.DEFINE_string("profile_steps", _DEFAULTS.profile_steps, "START,END: trace 
                     "(from 1, both included) with TensorFlow's profiler into <model_dir>/train, for "
                     "TensorBoard's Profile tab (needs tensorboard-plugin-profile to view) or "
                     "`python -m benchmarks.op_profile --run_dir=<model_dir>`. Empty: no trace.")
+# Data at scale: the training stream made by a tf.data service.
+flags.DEFINE_string("data_service", _DEFAULTS.data_service, "grpc://host:port of a tf.data service dispatcher "
+                    "(python -m training.data_service_dispatcher) whose workers make the training batches; "
+                    "empty: this process makes them. Validation and test batches are always made here.")
+flags.DEFINE_string("data_service_mode", _DEFAULTS.data_service_mode, "With --data_service: dynamic (the "
+                    "batches are split between the service's workers, each made once; order by timing; a resume "
+                    "restarts the stream) or off (every worker makes the whole stream: one worker gives the local "
+                    "order and an exact resume, W workers repeat each batch W times). README: tf.data service.")
 
 FLAGS = flags.FLAGS
 

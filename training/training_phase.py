@@ -16,6 +16,7 @@ from core import determinism
 from core import precision as precision_lib
 from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
 from core.cluster import is_chief, remove_temporary_directory, write_directory
+from core.data_service import create_data_service
 from core.run_lock import run_directory_lock
 from core.devices import detect_device
 from core.distributed_input import (distribute_evaluation_batches, distribute_training_batches,
@@ -177,11 +178,14 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
     if chief:  # Held to the end of the phase, or of an enclosing deferred_release (training/run.py).
         held.enter_context(run_directory_lock(config.model_dir))
     log(data.description or f"Data: {type(task).__name__}")
-    train_iterator = distribute_training_batches(strategy, data.train, config.batch_size)
-    # The checkpoint holds the input's position when it can (the default strategy) and did before;
-    # otherwise the restored step gives it.
+    # A tf.data service job starts once the step to start at is known (after the restore).
+    with_service = bool(config.data_service)
+    train_iterator = None if with_service else distribute_training_batches(strategy, data.train, config.batch_size)
+    # The checkpoint holds the input's position when it can (the default strategy, no service) and
+    # did before; otherwise the restored step gives it.
     saved = saved_names(config.model_dir)
-    save_iterator = is_checkpointable(train_iterator) and (saved is None or "train_iterator" in saved)
+    save_iterator = (not with_service and is_checkpointable(train_iterator)
+                     and (saved is None or "train_iterator" in saved))
     validation_batches = distribute_evaluation_batches(strategy, data.validation, config.batch_size)
     test_batches = distribute_evaluation_batches(strategy, data.test, config.batch_size)
     # XLA's verdict inspects the graph of the task's loss on one example (training/jit.py).
@@ -211,11 +215,16 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
     restored = checkpoint.restore_latest(log)
     if strategy.cluster_resolver is not None:
         check_workers_agree(strategy, int(global_step.numpy()), "the step to resume (is --model_dir shared?)")
+    step = int(global_step.numpy())
+    service = create_data_service(config.data_service, config.data_service_mode, config.model_dir, step)
+    if service is not None:
+        log(service.describe())
+    if (restored and not save_iterator) or service is not None:
+        train_iterator = distribute_training_batches(strategy, data.train, config.batch_size, skip_steps=step,
+                                                     service=service)
     if restored:
-        step = int(global_step.numpy())
-        if not save_iterator:
-            train_iterator = distribute_training_batches(strategy, data.train, config.batch_size, skip_steps=step)
-        replayed = "" if save_iterator else f"; input replayed to step {step}"
+        replayed = "" if save_iterator else (service.resume_note(step) if service is not None
+                                             else f"; input replayed to step {step}")
         log(f"Resumed from {restored} at step {step}{replayed}")
     if chief:
         write_run_config(config.model_dir, config.to_dict())

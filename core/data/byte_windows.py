@@ -47,7 +47,9 @@ def training_windows(text: np.ndarray, sequence_length: int, batch_size: int, se
         positions = batch_index * batch_size + tf.range(batch_size, dtype=tf.int64)
         return tf.gather(table, permuted_indices(positions, size, seed))
 
-    dataset = tf.data.Dataset.counter().map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+    # A range, not Dataset.counter(): a tf.data service in dynamic mode splits a range between its
+    # workers, while each would make a counter's whole stream (core/data_service.py).
+    dataset = tf.data.Dataset.range(np.iinfo(np.int64).max).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
     # Every op after the counter is a function of it: a checkpoint holds positions only.
     options = tf.data.Options()
     options.experimental_symbolic_checkpoint = True

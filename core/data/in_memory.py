@@ -82,7 +82,11 @@ class InMemoryExamples:
             return tf.vectorized_map(lambda example: self.transform(*example), gathered,
                                      fallback_to_while_loop=True)
 
-        return tf.data.Dataset.counter().map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+        # Batch indices from `range`, not `counter()`: a tf.data service in dynamic mode splits a
+        # range between its workers (one index each), but every worker would run a counter (a scan)
+        # from 0 and make each batch once per worker (core/data_service.py).
+        batch_indices = tf.data.Dataset.range(np.iinfo(np.int64).max)
+        return batch_indices.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def permuted_indices(positions, size: int, seed: int):

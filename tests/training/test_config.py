@@ -69,6 +69,8 @@ BAD_VALUES = [
     ("early_stopping_patience", 3, "--early_stopping_patience=3: early stopping needs both --early_stopping_metric"),
     ("profile_steps", "1300,1400", "--profile_steps='1300,1400': steps 1300..1400 are outside the run's steps"),
     ("profile_steps", 5, "--profile_steps=5: must be two steps START,END"),
+    ("data_service", "10.0.0.5", "--data_service='10.0.0.5': must be a dispatcher address grpc://host:port"),
+    ("data_service_mode", "parallel_epochs", "--data_service_mode='parallel_epochs': must be one of dynamic, off"),
 ]
 
 
