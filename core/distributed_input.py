@@ -19,6 +19,11 @@ and mixing are), and costs time in proportion to the steps done: on this 2-core 
 40 us per example for `digits` (25 s for 10,000 steps of 64), 70 us with crop augmentation. The
 default strategy hands back the tf.data iterator itself, which the checkpoint saves and restores
 in constant time.
+
+Record files (`--dataset=records`) are the exception to both: their task passes a `positioned`
+stream that shards by file when there are at least as many training shards as input pipelines
+(each worker reads its own shards) and starts at any step in the time of reading one window of
+shards (core/data/record_stream.py), so no iterator is checkpointed and nothing is replayed.
 """
 
 import warnings
@@ -32,7 +37,7 @@ warnings.filterwarnings("ignore", message="To make it possible to preserve tf.da
                         category=UserWarning)
 
 
-def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0):
+def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0, positioned=None):
     """The `dataset_fn` for one input pipeline: its share of the per-replica batch stream.
 
     Args:
@@ -40,9 +45,14 @@ def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0):
         on every pipeline (seeded).
       global_batch_size: examples per step over all replicas.
       skip_steps: global steps already trained; their batches are skipped.
+      positioned: optional (per_replica_batch_size, context, skip_steps) -> this pipeline's
+        batches from that step on, sharded by itself (record files shard by file); used instead
+        of `make_batches`, skip and shard.
     """
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        if positioned is not None:
+            return positioned(context.get_per_replica_batch_size(global_batch_size), context, skip_steps)
         batches = make_batches(context.get_per_replica_batch_size(global_batch_size))
         if skip_steps:
             batches = batches.skip(skip_steps * context.num_replicas_in_sync)
@@ -53,7 +63,7 @@ def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0):
     return dataset_fn
 
 
-def distribute_training_batches(strategy, make_batches, global_batch_size, skip_steps=0):
+def distribute_training_batches(strategy, make_batches, global_batch_size, skip_steps=0, positioned=None):
     """An iterator over the endless training stream, split per replica, after `skip_steps` steps.
 
     Args:
@@ -62,9 +72,10 @@ def distribute_training_batches(strategy, make_batches, global_batch_size, skip_
         the same stream on every worker.
       global_batch_size: examples per step over all replicas.
       skip_steps: global steps already trained (by the checkpoint being resumed).
+      positioned: see `per_replica_dataset_fn`.
     """
     return iter(strategy.distribute_datasets_from_function(
-        per_replica_dataset_fn(make_batches, global_batch_size, skip_steps)))
+        per_replica_dataset_fn(make_batches, global_batch_size, skip_steps, positioned)))
 
 
 def is_checkpointable(iterator) -> bool:

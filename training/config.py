@@ -74,6 +74,10 @@ class TrainConfig:
     fine_tune_steps: int = 300
     fine_tune_learning_rate: float = 1e-5
     export: bool = True
+    # Data at scale (record files).
+    skip_bad_records: bool = False
+    max_bad_records_fraction: float = 0.001
+    shuffle_buffer: int = 10_000
 
     def __post_init__(self):
         _require_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -106,6 +110,18 @@ class TrainConfig:
                 raise ConfigError(f"--{name}={value!r}: must name a built-in {name} or an import path that "
                                   "must look like package.module:ClassName")
         self._validate_transfer()
+        self._validate_records()
+
+    def _validate_records(self):
+        """The record-file flags: only with --dataset=records."""
+        if not isinstance(self.skip_bad_records, bool):
+            raise ConfigError(f"--skip_bad_records={self.skip_bad_records!r}: must be true or false")
+        _require_number("max_bad_records_fraction", self.max_bad_records_fraction, "a number in [0, 1)",
+                        lambda value: 0 <= value < 1)
+        _require_int("shuffle_buffer", self.shuffle_buffer, minimum=1)
+        if self.skip_bad_records and self.dataset != "records":
+            raise ConfigError("--skip_bad_records: only --dataset=records reads records one by one; the other "
+                              "datasets are checked whole when they load")
 
     def _validate_transfer(self):
         """Pretrained weights, the frozen-base phase and the fine-tuning phase, export."""
@@ -206,6 +222,8 @@ CHANGEABLE_ON_RESUME = frozenset({
     "train_steps", "fine_tune_steps", "eval_every", "checkpoint_every", "keep_checkpoints", "steps_per_loop",
     "jit_compile", "deterministic", "on_nan", "data_dir", "model_dir", "pretrained_weights", "export",
     "distribution_strategy", "num_replicas", "worker_hosts", "task_index",
+    # Data at scale: how bad records are handled leaves the example order alone (shuffle_buffer does not).
+    "skip_bad_records", "max_bad_records_fraction",
 })
 
 

@@ -115,6 +115,14 @@ flags.DEFINE_string("worker_hosts", _DEFAULTS.worker_hosts, "For 'multi_worker':
                     "comma-separated, the chief first; the same list on every worker. Empty: read TF_CONFIG.")
 flags.DEFINE_integer("task_index", _DEFAULTS.task_index, "For 'multi_worker' with --worker_hosts: this "
                      "worker's position in the list (0 is the chief).")
+# Data at scale (record files).
+flags.DEFINE_boolean("skip_bad_records", _DEFAULTS.skip_bad_records, "--dataset=records: leave out records "
+                     "that cannot be read, parsed or decoded or whose label is out of range, counting them "
+                     "(logged per loop and in TensorBoard), instead of stopping at the first one.")
+flags.DEFINE_float("max_bad_records_fraction", _DEFAULTS.max_bad_records_fraction, "With --skip_bad_records: "
+                   "stop when more than this fraction of the records read are bad.")
+flags.DEFINE_integer("shuffle_buffer", _DEFAULTS.shuffle_buffer, "--dataset=records: encoded records "
+                     "shuffled together in memory (README: Training from record files).")
 
 FLAGS = flags.FLAGS
 

@@ -16,6 +16,7 @@ from core import determinism
 from core import precision as precision_lib
 from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
 from core.cluster import is_chief, remove_temporary_directory, write_directory
+from core.data.record_reading import explain_bad_records
 from core.run_lock import run_directory_lock
 from core.devices import detect_device
 from core.distributed_input import (distribute_evaluation_batches, distribute_training_batches,
@@ -101,7 +102,8 @@ def train_phase(config, task, log) -> TrainResult:
     # only enable_op_determinism; the query and the switch-off live in its framework module.
     was_deterministic = determinism.is_op_determinism_enabled()
     try:
-        with contextlib.ExitStack() as held:  # The run directory's lock, once the chief takes it.
+        # A bad record found while reading stops the run with one line naming it (record files).
+        with contextlib.ExitStack() as held, explain_bad_records():  # held: the run directory's lock.
             return _train_phase(config, task, log, held)
     finally:
         if not was_deterministic:
@@ -165,11 +167,13 @@ def _train_phase(config, task, log, held) -> TrainResult:
     if chief:  # Held to the end of the phase, or of an enclosing deferred_release (training/run.py).
         held.enter_context(run_directory_lock(config.model_dir))
     log(data.description or f"Data: {type(task).__name__}")
-    train_iterator = distribute_training_batches(strategy, data.train, config.batch_size)
+    train_iterator = distribute_training_batches(strategy, data.train, config.batch_size,
+                                                 positioned=data.positioned_train)
     # The checkpoint holds the input's position when it can (the default strategy) and did before;
-    # otherwise the restored step gives it.
+    # otherwise the restored step gives it (always for a positioned stream: record files).
     saved = saved_names(config.model_dir)
-    save_iterator = is_checkpointable(train_iterator) and (saved is None or "train_iterator" in saved)
+    save_iterator = (is_checkpointable(train_iterator) and data.positioned_train is None
+                     and (saved is None or "train_iterator" in saved))
     validation_batches = distribute_evaluation_batches(strategy, data.validation, config.batch_size)
     test_batches = distribute_evaluation_batches(strategy, data.test, config.batch_size)
     # XLA's verdict inspects the graph of the task's loss on one example (training/jit.py).
@@ -200,8 +204,9 @@ def _train_phase(config, task, log, held) -> TrainResult:
     if restored:
         step = int(global_step.numpy())
         if not save_iterator:
-            train_iterator = distribute_training_batches(strategy, data.train, config.batch_size, skip_steps=step)
-        replayed = "" if save_iterator else f"; input replayed to step {step}"
+            train_iterator = distribute_training_batches(strategy, data.train, config.batch_size, skip_steps=step,
+                                                         positioned=data.positioned_train)
+        replayed = "" if save_iterator or data.positioned_train else f"; input replayed to step {step}"
         log(f"Resumed from {restored} at step {step}{replayed}")
     if chief:
         write_run_config(config.model_dir, config.to_dict())
@@ -252,6 +257,11 @@ def _train_phase(config, task, log, held) -> TrainResult:
             summaries.scalars(step, dict(figures, learning_rate=current_learning_rate(optimizer),
                                          **loss_scale_scalar(optimizer),
                                          **gradient_norm_scalar(gradient_norm, config)))
+            if data.check_input is not None:  # Bad records skipped so far (record files), or a stop.
+                input_figures = data.check_input()
+                summaries.scalars(step, input_figures)
+                if any(input_figures.values()):
+                    log(f"step {step}: input " + ", ".join(f"{k} {v}" for k, v in input_figures.items()))
             if step == config.train_steps or (config.eval_every and step % config.eval_every == 0):
                 validation = evaluate(validation_batches)
                 validation_history.append((step, validation))
