@@ -44,6 +44,18 @@ def convert(source: str, input_dir, output_dir: str, num_shards: int, image_size
         splits, facts = _image_folder_splits(input_dir, image_size or DEFAULT_IMAGE_SIZE)
     else:
         splits, facts = _array_splits(source, input_dir)
+    return write_splits(output_dir, splits, facts, num_shards, log)
+
+
+def write_splits(output_dir, splits, facts, num_shards, log=print) -> dict:
+    """Writes each split's examples as shards, then the metadata; returns the metadata.
+
+    Args:
+      output_dir: the record directory (exists).
+      splits: split name -> list of functions, each returning one serialized Example.
+      facts: the metadata's other fields (name, class_names, image_shape, fixed_size, normalization).
+      num_shards: shards of the training split; the others in proportion, at least one each.
+    """
     train_count = len(splits["train"])
     metadata = dict(facts, label_offset=0, splits={})
     for split, examples in splits.items():
@@ -60,6 +72,19 @@ def convert(source: str, input_dir, output_dir: str, num_shards: int, image_size
     return metadata
 
 
+def png_examples(images, labels, class_names) -> list:
+    """Functions each returning the Example of one uint8 image [H, W, C] as PNG and its label."""
+
+    def example(image, label):
+        def serialize():  # PNG encoding happens as each shard is written: only uint8 arrays are held.
+            encoded = tf.io.encode_png(image).numpy()
+            return record_format.encode_example(encoded, int(label), "PNG", class_names[int(label)],
+                                                image.shape[0], image.shape[1])
+        return serialize
+
+    return [example(image, label) for image, label in zip(images, labels)]
+
+
 def _array_splits(source, input_dir):
     """Per split, a list of functions each returning one serialized Example (PNG of uint8 pixels)."""
     data = load_dataset(source, input_dir, normalize=False)
@@ -72,19 +97,9 @@ def _array_splits(source, input_dir):
         pixels[split] = (np.concatenate(images), np.concatenate(labels))
     order = np.random.RandomState(SHUFFLE_SEED).permutation(len(pixels["train"][1]))
     pixels["train"] = (pixels["train"][0][order], pixels["train"][1][order])
-    names = data.class_names
-
-    def example(image, label):
-        def serialize():  # PNG encoding happens as each shard is written: only uint8 arrays are held.
-            encoded = tf.io.encode_png(image).numpy()
-            return record_format.encode_example(encoded, int(label), "PNG", names[int(label)],
-                                                image.shape[0], image.shape[1])
-        return serialize
-
-    splits = {split: [example(image, label) for image, label in zip(*pixels[split])]
-              for split in record_shards.SPLITS}
+    splits = {split: png_examples(*pixels[split], data.class_names) for split in record_shards.SPLITS}
     statistics = channel_statistics(pixels["train"][0])
-    facts = dict(name=source, class_names=list(names), image_shape=list(data.input_shape), fixed_size=True,
+    facts = dict(name=source, class_names=list(data.class_names), image_shape=list(data.input_shape), fixed_size=True,
                  normalization={"mean": list(statistics.mean), "std": list(statistics.std)})
     return splits, facts
 
