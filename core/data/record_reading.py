@@ -17,10 +17,14 @@ from core.data import record_format
 from core.data.errors import DatasetError
 from core.data.image_files import decode_image
 
+# tf.data functions here have no Python control flow on tensors: AutoGraph's conversion of them
+# (seconds per pipeline, most of the time to build one) is skipped.
+plain = tf.autograph.experimental.do_not_convert
 # Reason codes of a record's check, and the words of the message for each.
-GOOD, NOT_AN_EXAMPLE, UNDECODABLE, LABEL_OUT_OF_RANGE = 0, 1, 2, 3
+GOOD, NOT_AN_EXAMPLE, UNDECODABLE, LABEL_OUT_OF_RANGE, UNREADABLE = 0, 1, 2, 3, 4
 REASONS = ("", "is not a tf.train.Example with image/encoded and image/class/label",
-           "holds an image that does not decode as JPEG/PNG", "has a label outside the classes")
+           "holds an image that does not decode as JPEG/PNG", "has a label outside the classes",
+           "cannot be read (the shard is truncated or corrupt from there on, or longer than its metadata says)")
 # Bad-record messages cross the graph inside an assertion; these bracket them for BadRecordError.
 MESSAGE_START, MESSAGE_END = "tapecraft bad record: ", " ||"
 
@@ -32,14 +36,25 @@ def shard_records(paths, shard):
     index is the number of records read.
     """
     records = tf.data.TFRecordDataset(tf.gather(paths, shard)).ignore_errors()
-    records = records.map(lambda serialized: (serialized, False))
+    records = records.map(plain(lambda serialized: (serialized, False)))
     records = records.concatenate(tf.data.Dataset.from_tensors((tf.constant(""), True)))
 
     def number(count, element):
         serialized, is_marker = element
         return count + 1, (shard, count, serialized, is_marker)
 
-    return records.scan(tf.constant(0, tf.int64), number)
+    return records.scan(tf.constant(0, tf.int64), plain(number))
+
+
+def drop_whole_shard_ends(records, expected_counts):
+    """Drops the end markers of shards read to their expected count; the others stay, to be
+    reported (in order, after the records that were read) as the shard's first unreadable record."""
+    expected_counts = tf.constant(expected_counts, tf.int64)
+
+    def keep(shard, index, serialized, is_marker):
+        return tf.logical_not(is_marker) | tf.not_equal(index, tf.gather(expected_counts, shard))
+
+    return records.filter(plain(keep))
 
 
 class BadRecordPolicy:
@@ -60,45 +75,34 @@ class BadRecordPolicy:
         self.bad = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_records")
         self.read = tf.Variable(0, dtype=tf.int64, trainable=False, name="records_read")
 
-    def end_markers(self, records, paths, expected_counts):
-        """Checks each shard's end marker against its expected count and drops the markers."""
-        expected_counts = tf.constant(expected_counts, tf.int64)
-
-        def check(shard, index, serialized, is_marker):
-            expected = tf.gather(expected_counts, shard)
-            missing = tf.where(is_marker, tf.maximum(expected - index, 0), 0)
-            message = tf.strings.join([
-                MESSAGE_START, tf.gather(paths, shard), ": record ", tf.strings.as_string(index),
-                " cannot be read (the shard is truncated or corrupt from there on, or longer than the ",
-                tf.strings.as_string(expected), " records its metadata lists)", MESSAGE_END])
-            return self._apply(tf.logical_not(is_marker) | tf.equal(index, expected), message, missing,
-                               (shard, index, serialized, is_marker))
-
-        return records.map(check).filter(lambda shard, index, serialized, is_marker: tf.logical_not(is_marker))
-
-    def examples(self, checked, paths, stream: int):
+    def examples(self, checked, paths, expected_counts, stream: int):
         """(position, image, label) of the good examples of `decode_records`' output.
 
         A record that failed to parse or decode left a gap in the positions; the message of a
         stop names the gap's first position in `stream`, which `bad_record_error` turns into the
-        shard and index (identify_record).
+        shard and index (identify_record). The other bad records carry their shard and index.
         """
+        expected_counts = tf.constant(expected_counts, tf.int64)
 
         def check(position, shard, index, image, label, reason, gap):
-            bad_label = tf.not_equal(reason, GOOD)
+            known = tf.not_equal(reason, GOOD)
             message = tf.strings.join([
-                MESSAGE_START, tf.where(bad_label, tf.strings.join([
+                MESSAGE_START, tf.where(known, tf.strings.join([
                     tf.gather(paths, tf.maximum(shard, 0)), ": record ", tf.strings.as_string(index), " ",
-                    REASONS[LABEL_OUT_OF_RANGE]]), tf.strings.join([
+                    tf.gather(REASONS, reason)]), tf.strings.join([
                         POSITION_TAG, tf.strings.as_string(stream), ":", tf.strings.as_string(position - gap)])),
                 MESSAGE_END])
-            bad = gap + tf.cast(bad_label, tf.int64)
-            with tf.control_dependencies([self.read.assign_add(gap + tf.cast(shard >= 0, tf.int64))]):
-                return self._apply(tf.equal(bad, 0), message, bad, (position, shard, image, label, bad_label))
+            # An unreadable shard end counts the records it should have had after `index`.
+            unread = tf.where(tf.equal(reason, UNREADABLE),
+                              tf.maximum(tf.gather(expected_counts, tf.maximum(shard, 0)) - index, 1), 0)
+            bad = gap + tf.where(tf.equal(reason, UNREADABLE), unread, tf.cast(known, tf.int64))
+            read = gap + tf.where(tf.equal(reason, UNREADABLE), unread, tf.cast(shard >= 0, tf.int64))
+            with tf.control_dependencies([self.read.assign_add(read)]):
+                return self._apply(tf.equal(bad, 0), message, bad, (position, shard, image, label, known))
 
-        checked = checked.map(check)
-        keep = lambda position, shard, image, label, bad_label: (shard >= 0) & tf.logical_not(bad_label)  # noqa: E731
-        return checked.filter(keep).map(lambda position, shard, image, label, bad_label: (position, image, label))
+        checked = checked.map(plain(check))
+        keep = lambda position, shard, image, label, known: (shard >= 0) & tf.logical_not(known)  # noqa: E731
+        return checked.filter(plain(keep)).map(plain(lambda position, shard, image, label, known: (position, image, label)))
 
     def _apply(self, good, message, bad_count, element):
         if self.skip:
@@ -133,7 +137,8 @@ def decode_records(records, image_shape, resize: bool, num_classes: int, label_o
     ends with a sentinel (shard -1) so that a gap at its end shows too.
 
     Args:
-      records: (shard, index, serialized) elements.
+      records: (shard, index, serialized, is_marker) elements; a marker (a shard's unreadable
+        end) passes through as reason UNREADABLE.
       image_shape: (H, W, C) to decode and (with `resize`) resize to.
       resize: whether stored images may differ from image_shape (bilinear with antialiasing, the
         aspect ratio not kept, as --dataset=image_folder does); False decodes them as they are.
@@ -157,24 +162,24 @@ def decode_records(records, image_shape, resize: bool, num_classes: int, label_o
         return image, tf.clip_by_value(label, 0, num_classes - 1), tf.where(in_range, GOOD, LABEL_OUT_OF_RANGE)
 
     def decode_one(position, record):
-        shard, index, serialized = record
-        if finite:
-            image, label, reason = tf.cond(shard >= 0, lambda: decode(serialized), lambda: (blank, 0, GOOD))
-        else:
-            image, label, reason = decode(serialized)
+        shard, index, serialized, is_marker = record
+        # The sentinel (shard -1) is good; a marker is a shard's unreadable end.
+        image, label, reason = tf.cond(
+            (shard >= 0) & tf.logical_not(is_marker), lambda: decode(serialized),
+            lambda: (blank, 0, tf.where(is_marker, UNREADABLE, GOOD)))
         return position, shard, index, image, label, reason
 
     if finite:
         records = records.concatenate(tf.data.Dataset.from_tensors((tf.constant(-1), tf.constant(0, tf.int64),
-                                                                    tf.constant(""))))
-    decoded = records.enumerate(start).map(decode_one, num_parallel_calls=tf.data.AUTOTUNE,
+                                                                    tf.constant(""), tf.constant(False))))
+    decoded = records.enumerate(start).map(plain(decode_one), num_parallel_calls=tf.data.AUTOTUNE,
                                            deterministic=True).ignore_errors()
 
     def find_gap(expected, element):
         position = element[0]
         return position + 1, element + (position - expected,)
 
-    return decoded.scan(tf.constant(start, tf.int64), find_gap)
+    return decoded.scan(tf.constant(start, tf.int64), plain(find_gap))
 
 
 # Streams whose stop messages carry a position, by number: number -> position -> (path, index, serialized).

@@ -16,7 +16,8 @@ import tensorflow as tf
 from core.data.augmentation import create_example_augmentation
 from core.data.mixing import create_batch_mixing
 from core.data.normalization import Normalization
-from core.data.record_reading import BadRecordPolicy, decode_records, register_stream, shard_records
+from core.data.record_reading import (BadRecordPolicy, decode_records, drop_whole_shard_ends, plain, register_stream,
+                                      shard_records)
 from core.data.record_shards import read_metadata
 from core.data.record_stream import evaluation_records, training_records
 from core.data.splits import DatasetSplits
@@ -76,11 +77,11 @@ class RecordData:
 
         def records():
             return evaluation_records(lambda shard: shard_records(paths, shard),
-                                      lambda records: self.policy.end_markers(records, paths, counts), len(counts))
+                                      lambda records: drop_whole_shard_ends(records, counts), len(counts))
 
         stream = register_stream(lambda position: self._identify(records().skip(position), paths))
-        examples = self._decoded(records(), paths, stream, start=0, finite=True)
-        return examples.map(lambda position, image, label: (image, label))
+        examples = self._decoded(records(), paths, counts, stream, start=0, finite=True)
+        return examples.map(plain(lambda position, image, label: (image, label)))
 
     def training_batches(self, batch_size, seed, augment="none", mixup_alpha=0.0, cutmix_alpha=0.0,
                          context=None, steps_done=0) -> tf.data.Dataset:
@@ -107,16 +108,16 @@ class RecordData:
 
         def records(start_record):
             return training_records(lambda shard: shard_records(paths, shard),
-                                    lambda records: self.policy.end_markers(records, paths, counts), counts, seed,
+                                    lambda records: drop_whole_shard_ends(records, counts), counts, seed,
                                     start_record, self.shuffle_buffer)
 
         stream = register_stream(lambda position: self._identify(records(position), paths))
-        examples = self._decoded(records(start_batch * batch_size), paths, stream, start_batch * batch_size)
+        examples = self._decoded(records(start_batch * batch_size), paths, counts, stream, start_batch * batch_size)
         augment_example = create_example_augmentation(augment, self.image_shape)
         if augment_example is not None:
-            examples = examples.map(lambda position, image, label: (position,) + augment_example(
-                position, (image, label), seed), num_parallel_calls=tf.data.AUTOTUNE)
-        batches = examples.map(lambda position, image, label: (image, label)).batch(batch_size, drop_remainder=True)
+            examples = examples.map(plain(lambda position, image, label: (position,) + augment_example(
+                position, (image, label), seed)), num_parallel_calls=tf.data.AUTOTUNE)
+        batches = examples.map(plain(lambda position, image, label: (image, label))).batch(batch_size, drop_remainder=True)
         mix_batches = create_batch_mixing(mixup_alpha, cutmix_alpha, self.num_classes)
         if mix_batches is not None:
             batches = mix_batches(batches, seed, start=start_batch)
@@ -126,19 +127,19 @@ class RecordData:
 
     def _identify(self, records, paths):
         """(path, index, serialized, channels) of the first of `records`, for a stop message."""
-        shard, index, serialized = next(iter(records))
+        shard, index, serialized, _ = next(iter(records))
         return paths[int(shard)].numpy().decode(), int(index), serialized.numpy(), self.image_shape[-1]
 
-    def _decoded(self, records, paths, stream, start, finite=False):
+    def _decoded(self, records, paths, counts, stream, start, finite=False):
         """(position, image, label) of the good records, normalized."""
         checked = decode_records(records, self.image_shape, self.resize, self.num_classes,
                                  self.metadata.label_offset, start=start, finite=finite)
-        examples = self.policy.examples(checked, paths, stream)
+        examples = self.policy.examples(checked, paths, counts, stream)
         if self.normalization is None:
             return examples
         mean = np.asarray(self.normalization.mean, np.float32)
         std = np.asarray(self.normalization.std, np.float32)
-        return examples.map(lambda position, image, label: (position, (image - mean) / std, label),
+        return examples.map(plain(lambda position, image, label: (position, (image - mean) / std, label)),
                             num_parallel_calls=tf.data.AUTOTUNE)
 
 

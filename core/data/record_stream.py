@@ -18,6 +18,8 @@ interleave one read buffer per open shard, the prefetch a few decoded batches.
 import numpy as np
 import tensorflow as tf
 
+plain = tf.autograph.experimental.do_not_convert  # No AutoGraph (core/data/record_reading.py).
+
 WINDOW_SHARDS = 8
 
 
@@ -44,11 +46,12 @@ def start_point(seed: int, counts, start_record: int, window_shards: int = WINDO
 
 def training_records(read_shard, check_markers, counts, seed: int, start_record: int, shuffle_buffer: int,
                      window_shards: int = WINDOW_SHARDS):
-    """Endless (shard, index, serialized) records of the stream from position `start_record` on.
+    """Endless (shard, index, serialized, is_marker) records of the stream from position `start_record` on
+    (is_marker: the end of a shard that could not be read whole, record_reading.drop_whole_shard_ends).
 
     Args:
       read_shard: shard index -> its records and end marker (record_reading.shard_records).
-      check_markers: records dataset -> the same without markers, each checked (BadRecordPolicy).
+      check_markers: records dataset -> the same without the end markers of shards read whole.
       counts: records per shard (the metadata's), > 0 in total.
       seed: the run's --seed.
       start_record: the stream position to start at (steps done x batch size).
@@ -62,14 +65,13 @@ def training_records(read_shard, check_markers, counts, seed: int, start_record:
         epoch, part = window // windows_per_epoch, window % windows_per_epoch
         shards = shard_order(seed, epoch, num_shards)[part * window_shards:(part + 1) * window_shards]
         records = tf.data.Dataset.from_tensor_slices(shards).interleave(
-            read_shard, cycle_length=window_shards, block_length=1, num_parallel_calls=window_shards,
+            plain(read_shard), cycle_length=window_shards, block_length=1, num_parallel_calls=window_shards,
             deterministic=True)
         return check_markers(block_shuffle(records, shuffle_buffer, seed, window)).skip(skip_records)
 
     windows = tf.data.Dataset.range(first_window, np.iinfo(np.int64).max)
-    windows = windows.map(lambda window: (window, tf.where(window == first_window, tf.constant(skip, tf.int64), 0)))
-    records = windows.flat_map(window_records)
-    return records.map(lambda shard, index, serialized, is_marker: (shard, index, serialized))
+    windows = windows.map(plain(lambda window: (window, tf.where(window == first_window, tf.constant(skip, tf.int64), 0))))
+    return windows.flat_map(plain(window_records))
 
 
 def block_shuffle(records, block_size: int, seed: int, window):
@@ -86,11 +88,10 @@ def block_shuffle(records, block_size: int, seed: int, window):
         order = tf.argsort(tf.random.stateless_uniform(tf.shape(block[0])[:1], seed=block_seed), stable=True)
         return tf.data.Dataset.from_tensor_slices(tuple(tf.gather(part, order) for part in block))
 
-    return records.batch(block_size).enumerate().flat_map(permute)
+    return records.batch(block_size).enumerate().flat_map(plain(permute))
 
 
 def evaluation_records(read_shard, check_markers, num_shards: int):
-    """(shard, index, serialized) of every record once, shards and records in order."""
-    records = check_markers(tf.data.Dataset.range(num_shards).map(lambda shard: tf.cast(shard, tf.int32))
-                            .flat_map(read_shard))
-    return records.map(lambda shard, index, serialized, is_marker: (shard, index, serialized))
+    """(shard, index, serialized, is_marker) of every record once, shards and records in order."""
+    return check_markers(tf.data.Dataset.range(num_shards).map(plain(lambda shard: tf.cast(shard, tf.int32)))
+                         .flat_map(plain(read_shard)))

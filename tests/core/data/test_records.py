@@ -63,11 +63,9 @@ def test_training_stream_covers_each_epoch_once_and_resumes_at_any_step(records)
         assert sorted(stream[epoch * 48:(epoch + 1) * 48]) == list(SPLIT_IDS["train"])
     assert stream[:48].tolist() != sorted(stream[:48])  # Shuffled.
     assert stream[:48].tolist() != stream[48:96].tolist()  # Reshuffled every epoch.
-    for steps_done in (1, 5, 7, 11):  # Mid-window, at an epoch boundary (6 x 8 = 48), in epoch 2.
+    for steps_done in (5, 7):  # Across the epoch boundary (6 x 8 = 48), and inside the second epoch.
         resumed, _ = _ids(data.training_batches(8, seed=3, steps_done=steps_done), 3)
         np.testing.assert_array_equal(resumed, stream[steps_done * 8:(steps_done + 3) * 8], err_msg=steps_done)
-    other_seed, _ = _ids(data.training_batches(8, seed=4), 6)
-    assert other_seed.tolist() != stream[:48].tolist()
 
 
 def test_augmentation_of_a_resumed_stream_repeats_the_uninterrupted_one(records):
