@@ -51,11 +51,12 @@ def write_splits(output_dir, splits, facts, num_shards, log=print) -> dict:
     """Writes each split's examples as shards, then the metadata; returns the metadata.
 
     Args:
-      output_dir: the record directory (exists).
+      output_dir: the record directory (created when absent).
       splits: split name -> list of functions, each returning one serialized Example.
       facts: the metadata's other fields (name, class_names, image_shape, fixed_size, normalization).
       num_shards: shards of the training split; the others in proportion, at least one each.
     """
+    os.makedirs(output_dir, exist_ok=True)
     train_count = len(splits["train"])
     metadata = dict(facts, label_offset=0, splits={})
     for split, examples in splits.items():
