@@ -124,3 +124,17 @@ def test_existing_imagenet_style_shards_are_indexed_with_their_label_offset(tmp_
     labels = np.concatenate([batch.numpy() for _, batch in data.examples("train").batch(4)])
     assert labels.tolist() == [0, 1, 2, 0]
     assert data.image_shape == (16, 16, 3) and data.normalization.mean == (0.485, 0.456, 0.406)
+
+
+def test_digits_convert_to_records_that_read_back_as_the_loaders_splits(tmp_path):
+    from core.data.catalog import load_dataset
+
+    metadata = record_conversion.convert("digits", None, str(tmp_path), num_shards=3, log=lambda line: None)
+    digits = load_dataset("digits")
+    assert metadata["num_examples"] == digits.num_examples
+    assert len(metadata["splits"]["train"]) == 3 and len(metadata["splits"]["test"]) == 1
+    data = RecordData(str(tmp_path), normalize=False)
+    stored = np.concatenate([images.numpy() for images, _ in data.examples("test").batch(512)])
+    original = np.concatenate([images.numpy() for images, _ in digits.test.batch(512)])
+    # Ink levels k/16 stored as round(255 k / 16): within half a gray level.
+    np.testing.assert_allclose(stored, original, atol=0.5 / 255 + 1e-6)
