@@ -56,7 +56,7 @@ class TaskDatasets:
         task itself (record files: core/data/record_splits.py). The run then uses it instead of
         `train`, and a checkpoint holds no input state: a resumed run asks for its step.
       check_input: optional () -> {name: number} called after every loop, whose figures are
-        logged (when not all zero) and written to TensorBoard; it may raise DatasetError to stop.
+        logged and written to TensorBoard; it may raise DatasetError to stop.
     """
 
     train: Callable[[int], tf.data.Dataset]

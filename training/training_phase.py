@@ -260,8 +260,7 @@ def _train_phase(config, task, log, held) -> TrainResult:
             if data.check_input is not None:  # Bad records skipped so far (record files), or a stop.
                 input_figures = data.check_input()
                 summaries.scalars(step, input_figures)
-                if any(input_figures.values()):
-                    log(f"step {step}: input " + ", ".join(f"{k} {v}" for k, v in input_figures.items()))
+                log(f"step {step}: input " + ", ".join(f"{k} {v}" for k, v in input_figures.items()))
             if step == config.train_steps or (config.eval_every and step % config.eval_every == 0):
                 validation = evaluate(validation_batches)
                 validation_history.append((step, validation))

@@ -80,3 +80,5 @@ def create_example_augmentation(name: str, input_shape):
             image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
         return image, label
 
+    return augment_example
+

@@ -10,6 +10,8 @@ reads every shard and keeps every P-th batch (sharding by data, core/distributed
 policy). A global batch is always `--batch_size` examples.
 """
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -44,7 +46,7 @@ class RecordData:
 
     def __init__(self, data_dir, image_size=0, normalize=True, skip_bad_records=False,
                  max_bad_records_fraction=0.0, shuffle_buffer=DEFAULT_SHUFFLE_BUFFER):
-        self.metadata = metadata = read_metadata(data_dir)
+        self.metadata = metadata = read_metadata(os.path.expanduser(data_dir))
         height, width, channels = metadata.image_shape
         self.image_shape = (image_size, image_size, channels) if image_size else (height, width, channels)
         self.resize = not metadata.fixed_size or self.image_shape != metadata.image_shape
