@@ -57,7 +57,8 @@ def _time_pipelines(flags, cores, work_dir, environment):
             precision="float32", jit_compile=None, steps_per_loop=flags.steps_per_loop, data=name, num_replicas=1,
             tf_data_threads=cores)
         per_core = line["examples_per_second"]["median"] / cores
-        line.update(examples_per_second_per_core=per_core, cores_for_resnet50_a100=record_pipeline.cores_needed(per_core))
+        line.update(examples_per_second_per_core=per_core,
+                    cores_for_resnet50_a100=record_pipeline.cores_needed(per_core))
         lines.append(line)
         print(f"{name}: {per_core:.0f} examples/s per core; {line['cores_for_resnet50_a100']} such cores feed "
               f"{record_pipeline.RESNET50_A100_IMAGES_PER_SECOND} images/s (NVIDIA's ResNet-50 on one A100, AMP + XLA)")

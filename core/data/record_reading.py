@@ -3,10 +3,13 @@
 Each shard is read as its records, numbered from 0, followed by an end marker carrying how many
 records could be read: a truncated or corrupt shard ends early (TensorFlow's TFRecord reader
 stops at the first record whose length or CRC is wrong), and the marker, compared with the
-metadata's count, names the first unreadable record. Each record is then parsed and decoded in
-its own small dataset, so a record that is not a tf.train.Example or whose image does not
-decode comes out as a reason code instead of an error with no name. What a bad record does is
-the BadRecordPolicy's: stop with one line (`BadRecordError`), or count it and leave it out.
+metadata's count, names the first unreadable record. Records are then numbered by their position
+in the stream and parsed and decoded in one parallel map; one that is not a tf.train.Example or
+whose image does not decode fails there, is dropped, and leaves a gap in the positions, which
+`bad_record_error` turns back into the shard and index by reading the stream again up to that
+position (only when stopping). A label out of range is a reason code on the record itself. What
+a bad record does is the BadRecordPolicy's: stop with one line (`BadRecordError`), or count it
+and leave it out.
 """
 
 import contextlib
@@ -80,7 +83,7 @@ class BadRecordPolicy:
 
         A record that failed to parse or decode left a gap in the positions; the message of a
         stop names the gap's first position in `stream`, which `bad_record_error` turns into the
-        shard and index (identify_record). The other bad records carry their shard and index.
+        shard and index (`register_stream`). The other bad records carry their shard and index.
         """
         expected_counts = tf.constant(expected_counts, tf.int64)
 
@@ -102,7 +105,8 @@ class BadRecordPolicy:
 
         checked = checked.map(plain(check))
         keep = lambda position, shard, image, label, known: (shard >= 0) & tf.logical_not(known)  # noqa: E731
-        return checked.filter(plain(keep)).map(plain(lambda position, shard, image, label, known: (position, image, label)))
+        drop_flags = lambda position, shard, image, label, known: (position, image, label)  # noqa: E731
+        return checked.filter(plain(keep)).map(plain(drop_flags))
 
     def _apply(self, good, message, bad_count, element):
         if self.skip:

@@ -119,7 +119,8 @@ class RecordData:
         if augment_example is not None:
             examples = examples.map(plain(lambda position, image, label: (position,) + augment_example(
                 position, (image, label), seed)), num_parallel_calls=tf.data.AUTOTUNE)
-        batches = examples.map(plain(lambda position, image, label: (image, label))).batch(batch_size, drop_remainder=True)
+        batches = examples.map(plain(lambda position, image, label: (image, label)))
+        batches = batches.batch(batch_size, drop_remainder=True)
         mix_batches = create_batch_mixing(mixup_alpha, cutmix_alpha, self.num_classes)
         if mix_batches is not None:
             batches = mix_batches(batches, seed, start=start_batch)

@@ -70,7 +70,8 @@ def training_records(read_shard, check_markers, counts, seed: int, start_record:
         return check_markers(block_shuffle(records, shuffle_buffer, seed, window)).skip(skip_records)
 
     windows = tf.data.Dataset.range(first_window, np.iinfo(np.int64).max)
-    windows = windows.map(plain(lambda window: (window, tf.where(window == first_window, tf.constant(skip, tf.int64), 0))))
+    first_skip = tf.constant(skip, tf.int64)
+    windows = windows.map(plain(lambda window: (window, tf.where(window == first_window, first_skip, 0))))
     return windows.flat_map(plain(window_records))
 
 
