@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.data.augmentation import create_example_augmentation
+from core.data.errors import DatasetError
 from core.data.mixing import create_batch_mixing
 from core.data.normalization import Normalization
 from core.data.record_reading import (BadRecordPolicy, decode_records, drop_whole_shard_ends, plain, register_stream,
@@ -106,6 +107,9 @@ class RecordData:
             start_batch = steps_done * (context.num_replicas_in_sync // pipelines)
         else:
             start_batch = steps_done * context.num_replicas_in_sync
+        if not sum(counts):
+            raise DatasetError(f"{self.metadata.directory}: input pipeline {pipeline} of {pipelines} reads training "
+                               f"shards that hold no records ({', '.join(os.path.basename(p) for p in paths)})")
         paths = tf.constant(paths)
 
         def records(start_record):
