@@ -3,6 +3,8 @@
   python -m benchmarks.input_pipeline --workload=cifar_cnn
   python -m benchmarks.input_pipeline --workload=mlp --batch_size=1024
   python -m benchmarks.input_pipeline --workload=cifar_cnn --data_service_workers=1,2
+  python -m benchmarks.input_pipeline --pipeline=records --num_images=2560 --cores=2
+  python -m benchmarks.input_pipeline --pipeline=records_memory --num_images=1000
 
 Three runners take turns: the pipeline alone (batches pulled and dropped inside a compiled
 loop), the step on one batch held in device memory, and the step fed by the pipeline. If the
@@ -12,6 +14,11 @@ cores, so the third figure shows what feeding costs the step even when it keeps 
 
 `--data_service_workers=1,2` measures instead the trainer's input made here against the same
 input made by a tf.data service of 1 and 2 workers (benchmarks/data_service_rate.py).
+`--pipeline=records` times the record pipeline instead: decode + resize + augment of generated
+224x224 JPEGs, from records (`--dataset=records`) and from the same files in an image folder, with
+tf.data limited to `--cores` threads, and says how many such cores NVIDIA's ResNet-50 rate on one
+A100 needs. `--pipeline=records_memory` trains from records of `--num_images` and of 10x as many
+in two processes and reports each one's peak resident memory (it must not grow with the data).
 """
 
 from absl import app, flags
@@ -28,6 +35,15 @@ flags.DEFINE_string("jit_compile", "auto", "XLA: auto (training.jit's rule), tru
 flags.DEFINE_integer("steps_per_loop", 16, "Steps (or batches) per compiled host call.")
 flags.DEFINE_list("data_service_workers", [], "Instead of the step comparison: examples/s of train_input "
                   "made here and by a local tf.data service of each of these worker counts, e.g. 1,2.")
+flags.DEFINE_enum("pipeline", "step", ["step", "records", "records_memory"], "step: the workload's pipeline "
+                  "against its training step; records: the record pipeline's examples/s per core against the "
+                  "image folder's; records_memory: peak memory training from 1x and 10x records.")
+flags.DEFINE_integer("num_images", 2560, "records*: generated JPEGs (records_memory: the 1x size).")
+flags.DEFINE_integer("jpeg_size", 224, "records*: side of the generated JPEGs and of the decoded images.")
+flags.DEFINE_integer("cores", 0, "records: tf.data threads (0: every core this process may use).")
+flags.DEFINE_string("work_dir", "", "records*: where the generated images and records go (reused when "
+                    "present; default: a temporary directory).")
+flags.DEFINE_integer("memory_steps", 100, "records_memory: training steps of each run.")
 script_flags.define_timing_flags(default_steps=32, default_repeats=5)
 script_flags.define_output_flags("input_pipeline")
 
@@ -36,6 +52,10 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     script_flags.refuse_arguments(argv)
+    if FLAGS.pipeline != "step":
+        from benchmarks.record_benchmarks import run_record_benchmark  # pylint: disable=import-outside-toplevel
+
+        return run_record_benchmark(FLAGS)
     workload = script_flags.workload_or_exit(FLAGS.workload)
     from core.precision import PRECISIONS
 

@@ -28,7 +28,7 @@ RESULT_SCHEMA = {
     "steps_per_loop": ((int,), "training steps per host call (steps_per_execution for fit)"),
     "data": ((str,), "synthetic (one batch in device memory), pipeline, train_input (train_and_evaluate's "
              "input), keras_input (a Keras user's tf.data pipeline) or per_example_input (a map call per example); "
-             "benchmarks/inputs.py"),
+             "benchmarks/inputs.py; records or image_folder (benchmarks/record_pipeline.py)"),
     "num_replicas": ((int,), "replicas the global batch is split over"),
     "examples_per_second": ((dict,), SPREAD + " of examples per second"),
     "ms_per_step": ((dict,), SPREAD + " of milliseconds per training step"),
@@ -80,6 +80,14 @@ OPTIONAL_FIELDS = {
     "data_service_mode": ((str,), "input_pipeline --data_service_workers: the service's processing mode"),
     "speedup_of_service": (_NUMBER, "input_pipeline --data_service_workers: median examples/s over the "
                            "locally made input's"),
+    "tf_data_threads": ((int,), "input_pipeline --pipeline=records: threads tf.data was given (the cores used)"),
+    "examples_per_second_per_core": (_NUMBER, "input_pipeline --pipeline=records: median examples/s over "
+                                     "tf_data_threads"),
+    "cores_for_resnet50_a100": ((int,), "input_pipeline --pipeline=records: cores of this kind that feed "
+                                "NVIDIA's 2,375 images/s (ResNet-50, one A100, AMP + XLA)"),
+    "dataset_examples": ((int,), "input_pipeline --pipeline=records_memory: training examples in the records"),
+    "peak_rss_mb": (_NUMBER, "input_pipeline --pipeline=records_memory: peak resident memory of the training "
+                    "process, MB"),
 }
 
 

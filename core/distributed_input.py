@@ -21,6 +21,11 @@ and mixing are), and costs time in proportion to the steps done: on this 2-core 
 40 us per example for `digits` (25 s for 10,000 steps of 64), 70 us with crop augmentation. The
 default strategy hands back the tf.data iterator itself, which the checkpoint saves and restores
 in constant time.
+
+Record files (`--dataset=records`) are the exception to both: their task passes a `positioned`
+stream that shards by file when there are at least as many training shards as input pipelines
+(each worker reads its own shards) and starts at any step in the time of reading one window of
+shards (core/data/record_stream.py), so no iterator is checkpointed and nothing is replayed.
 """
 
 import warnings
@@ -34,7 +39,7 @@ warnings.filterwarnings("ignore", message="To make it possible to preserve tf.da
                         category=UserWarning)
 
 
-def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0, service=None):
+def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0, service=None, positioned=None):
     """The `dataset_fn` for one input pipeline: its share of the per-replica batch stream.
 
     Args:
@@ -43,10 +48,20 @@ def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0, servic
       global_batch_size: examples per step over all replicas.
       skip_steps: global steps already trained; their batches are skipped.
       service: a core.data_service.DataService to make the batches, or None to make them here.
+      positioned: optional (per_replica_batch_size, context, skip_steps) -> this pipeline's
+        batches from that step on, sharded by itself (record files shard by file); used instead
+        of `make_batches`, skip and shard.
     """
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        batches = make_batches(context.get_per_replica_batch_size(global_batch_size))
+        batch_size = context.get_per_replica_batch_size(global_batch_size)
+        if positioned is not None:
+            if service is None:
+                return positioned(batch_size, context, skip_steps)
+            # The service's job splits the one whole stream between the pipelines: build it unsharded.
+            return service.distribute(positioned(batch_size, tf.distribute.InputContext(), skip_steps), 0,
+                                      shared=context.num_input_pipelines > 1)
+        batches = make_batches(batch_size)
         if service is not None:
             # The pipelines share one service job, which splits the batches between them.
             return service.distribute(batches, skip_steps * context.num_replicas_in_sync,
@@ -60,7 +75,8 @@ def per_replica_dataset_fn(make_batches, global_batch_size, skip_steps=0, servic
     return dataset_fn
 
 
-def distribute_training_batches(strategy, make_batches, global_batch_size, skip_steps=0, service=None):
+def distribute_training_batches(strategy, make_batches, global_batch_size, skip_steps=0, service=None,
+                                positioned=None):
     """An iterator over the endless training stream, split per replica, after `skip_steps` steps.
 
     Args:
@@ -70,9 +86,10 @@ def distribute_training_batches(strategy, make_batches, global_batch_size, skip_
       global_batch_size: examples per step over all replicas.
       skip_steps: global steps already trained (by the checkpoint being resumed).
       service: a core.data_service.DataService to make the batches, or None to make them here.
+      positioned: see `per_replica_dataset_fn`.
     """
     return iter(strategy.distribute_datasets_from_function(
-        per_replica_dataset_fn(make_batches, global_batch_size, skip_steps, service)))
+        per_replica_dataset_fn(make_batches, global_batch_size, skip_steps, service, positioned)))
 
 
 def is_checkpointable(iterator) -> bool:

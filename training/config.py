@@ -114,6 +114,10 @@ class TrainConfig:
     # Data at scale: the training stream made by a tf.data service (core/data_service.py).
     data_service: str = ""
     data_service_mode: str = "dynamic"
+    # Data at scale (record files).
+    skip_bad_records: bool = False
+    max_bad_records_fraction: float = 0.001
+    shuffle_buffer: int = 10_000
 
     def __post_init__(self):
         defaults = TASK_DEFAULTS.get(self.task, TASK_DEFAULTS["image_classification"])
@@ -152,6 +156,7 @@ class TrainConfig:
         self._validate_data_service()
         self._validate_observability()
         self._validate_evaluation()
+        self._validate_records()
 
     def _validate_evaluation(self):
         """--mode and its --checkpoint, --best_metric, the hooks and early stopping."""
@@ -178,6 +183,17 @@ class TrainConfig:
             module, colon, attribute = path.strip().partition(":")
             if not module or not colon or not attribute:
                 raise ConfigError(f"--hooks={self.hooks!r}: each entry must look like package.module:make_hooks")
+
+    def _validate_records(self):
+        """The record-file flags: only with --dataset=records."""
+        if not isinstance(self.skip_bad_records, bool):
+            raise ConfigError(f"--skip_bad_records={self.skip_bad_records!r}: must be true or false")
+        _require_number("max_bad_records_fraction", self.max_bad_records_fraction, "a number in [0, 1)",
+                        lambda value: 0 <= value < 1)
+        _require_int("shuffle_buffer", self.shuffle_buffer, minimum=1)
+        if self.skip_bad_records and self.dataset != "records":
+            raise ConfigError("--skip_bad_records: only --dataset=records reads records one by one; the other "
+                              "datasets are checked whole when they load")
 
     def _validate_transfer(self):
         """Pretrained weights, the frozen-base phase and the fine-tuning phase, export."""
@@ -331,6 +347,8 @@ CHANGEABLE_ON_RESUME = frozenset({
     "jit_compile", "deterministic", "on_nan", "data_dir", "model_dir", "pretrained_weights", "export",
     "distribution_strategy", "num_replicas", "worker_hosts", "task_index", "remat", "profile_steps",
     "data_service", "data_service_mode",
+    # Data at scale: how bad records are handled leaves the example order alone (shuffle_buffer does not).
+    "skip_bad_records", "max_bad_records_fraction",
     # What a command does with the run and what watches it; the best checkpoint's record names its
     # metric, so another --best_metric starts a new record (training/best_checkpoint.py).
     "mode", "checkpoint", "best_metric", "use_best", "hooks", "early_stopping_metric", "early_stopping_patience",

@@ -53,12 +53,20 @@ class TaskDatasets:
       validation: batch_size -> one pass over the validation examples, in order.
       test: batch_size -> one pass over the test examples, in order.
       description: one log line saying what the data are.
+      positioned_train: optional (batch_size, tf.distribute.InputContext, steps_done) -> the
+        training batches of that input pipeline from global step `steps_done` on, sharded by the
+        task itself (record files: core/data/record_splits.py). The run then uses it instead of
+        `train`, and a checkpoint holds no input state: a resumed run asks for its step.
+      check_input: optional () -> {name: number} called after every loop, whose figures are
+        logged and written to TensorBoard; it may raise DatasetError to stop.
     """
 
     train: Callable[[int], tf.data.Dataset]
     validation: Callable[[int], tf.data.Dataset]
     test: Callable[[int], tf.data.Dataset]
     description: str = ""
+    positioned_train: Callable | None = None
+    check_input: Callable[[], dict] | None = None
 
 
 def resolve_task_class(name: str, built_in: dict):

@@ -164,6 +164,14 @@ flags.DEFINE_string("data_service_mode", _DEFAULTS.data_service_mode, "With --da
                     "batches are split between the service's workers, each made once; order by timing; a resume "
                     "restarts the stream) or off (every worker makes the whole stream: one worker gives the local "
                     "order and an exact resume, W workers repeat each batch W times). README: tf.data service.")
+# Data at scale (record files).
+flags.DEFINE_boolean("skip_bad_records", _DEFAULTS.skip_bad_records, "--dataset=records: leave out records "
+                     "that cannot be read, parsed or decoded or whose label is out of range, counting them "
+                     "(logged per loop and in TensorBoard), instead of stopping at the first one.")
+flags.DEFINE_float("max_bad_records_fraction", _DEFAULTS.max_bad_records_fraction, "With --skip_bad_records: "
+                   "stop when more than this fraction of the records read are bad.")
+flags.DEFINE_integer("shuffle_buffer", _DEFAULTS.shuffle_buffer, "--dataset=records: encoded records "
+                     "shuffled together in memory (README: Training from record files).")
 
 FLAGS = flags.FLAGS
 

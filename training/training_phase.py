@@ -17,6 +17,7 @@ from core import precision as precision_lib
 from core.checkpointing import NonFiniteWeightsError, TrainingCheckpoint, has_checkpoint_files, saved_names
 from core.cluster import is_chief, remove_temporary_directory, write_directory
 from core.data_service import create_data_service
+from core.data.record_reading import explain_bad_records
 from core.run_lock import run_directory_lock
 from core.devices import detect_device
 from core.distributed_input import (distribute_evaluation_batches, distribute_training_batches,
@@ -113,7 +114,8 @@ def train_phase(config, task, log, hooks=()) -> TrainResult:
     # only enable_op_determinism; the query and the switch-off live in its framework module.
     was_deterministic = determinism.is_op_determinism_enabled()
     try:
-        with contextlib.ExitStack() as held:  # The run directory's lock, once the chief takes it.
+        # A bad record found while reading stops the run with one line naming it (record files).
+        with contextlib.ExitStack() as held, explain_bad_records():  # held: the run directory's lock.
             return _train_phase(config, task, log, held, hooks)
     finally:
         if not was_deterministic:
@@ -180,11 +182,13 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
     log(data.description or f"Data: {type(task).__name__}")
     # A tf.data service job starts once the step to start at is known (after the restore).
     with_service = bool(config.data_service)
-    train_iterator = None if with_service else distribute_training_batches(strategy, data.train, config.batch_size)
-    # The checkpoint holds the input's position when it can (the default strategy, no service) and
-    # did before; otherwise the restored step gives it.
+    train_iterator = None if with_service else distribute_training_batches(
+        strategy, data.train, config.batch_size, positioned=data.positioned_train)
+    # The checkpoint holds the input's position when it can (the default strategy, no service, not a
+    # positioned stream) and did before; otherwise the restored step gives it (always for a
+    # positioned stream: record files).
     saved = saved_names(config.model_dir)
-    save_iterator = (not with_service and is_checkpointable(train_iterator)
+    save_iterator = (not with_service and data.positioned_train is None and is_checkpointable(train_iterator)
                      and (saved is None or "train_iterator" in saved))
     validation_batches = distribute_evaluation_batches(strategy, data.validation, config.batch_size)
     test_batches = distribute_evaluation_batches(strategy, data.test, config.batch_size)
@@ -221,10 +225,10 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
         log(service.describe())
     if (restored and not save_iterator) or service is not None:
         train_iterator = distribute_training_batches(strategy, data.train, config.batch_size, skip_steps=step,
-                                                     service=service)
+                                                     service=service, positioned=data.positioned_train)
     if restored:
-        replayed = "" if save_iterator else (service.resume_note(step) if service is not None
-                                             else f"; input replayed to step {step}")
+        replayed = "" if save_iterator or data.positioned_train else (
+            service.resume_note(step) if service is not None else f"; input replayed to step {step}")
         log(f"Resumed from {restored} at step {step}{replayed}")
     if chief:
         write_run_config(config.model_dir, config.to_dict())
@@ -285,6 +289,10 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
                                          **loss_scale_scalar(optimizer),
                                          **gradient_norm_scalar(gradient_norm, config),
                                          **telemetry.loop_scalars()))
+            if data.check_input is not None:  # Bad records skipped so far (record files), or a stop.
+                input_figures = data.check_input()
+                summaries.scalars(step, input_figures)
+                log(f"step {step}: input " + ", ".join(f"{k} {v}" for k, v in input_figures.items()))
             if step == config.train_steps or (config.eval_every and step % config.eval_every == 0):
                 validation = evaluate(validation_batches)
                 validation_history.append((step, validation))

@@ -42,6 +42,25 @@ def create_augmentation(name: str, input_shape):
     Raises:
       ValueError: for a name outside AUGMENTATIONS.
     """
+    augment_example = create_example_augmentation(name, input_shape)
+    if augment_example is None:
+        return None
+
+    def augment(dataset, seed):
+        return dataset.enumerate().map(lambda position, example: augment_example(position, example, seed),
+                                       num_parallel_calls=tf.data.AUTOTUNE)
+
+    return augment
+
+
+def create_example_augmentation(name: str, input_shape):
+    """`--augment=name` of one example: a function (position, (image, label), seed) -> (image, label)
+    whose random draws depend only on (seed, position), or None for "none". Pipelines that know
+    each example's position in the stream (the record files' reader) call it directly.
+
+    Raises:
+      ValueError: for a name outside AUGMENTATIONS.
+    """
     if name not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {name!r}; expected one of {', '.join(AUGMENTATIONS)}")
     if name == "none":
@@ -61,8 +80,5 @@ def create_augmentation(name: str, input_shape):
             image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
         return image, label
 
-    def augment(dataset, seed):
-        return dataset.enumerate().map(lambda position, example: augment_example(position, example, seed),
-                                       num_parallel_calls=tf.data.AUTOTUNE)
+    return augment_example
 
-    return augment

@@ -6,6 +6,7 @@ from core.data.cifar import load_cifar
 from core.data.digits import load_digits
 from core.data.image_folder import DEFAULT_IMAGE_SIZE, load_image_folder
 from core.data.mnist import load_mnist
+from core.data.record_splits import load_record_splits
 from core.data.synthetic import load_synthetic
 
 # name -> loader(data_dir, normalize, image_size) returning DatasetSplits. Loaders of real
@@ -18,11 +19,14 @@ DATASETS = {
     "cifar100": lambda data_dir, normalize, image_size: load_cifar(data_dir, "cifar100", normalize),
     "image_folder": lambda data_dir, normalize, image_size: load_image_folder(
         data_dir, image_size or DEFAULT_IMAGE_SIZE, normalize),
+    # Sharded TFRecords (training/convert_to_records.py), streamed; training reads them through
+    # core/data/record_splits.py's RecordData rather than these splits.
+    "records": load_record_splits,
 }
 # The datasets read from files in `data_dir` (the others are embedded or generated).
-FILE_DATASETS = ("mnist", "cifar10", "cifar100", "image_folder")
+FILE_DATASETS = ("mnist", "cifar10", "cifar100", "image_folder", "records")
 # The datasets whose image size a user chooses (`image_size`); the others have a fixed size.
-RESIZABLE_DATASETS = ("image_folder",)
+RESIZABLE_DATASETS = ("image_folder", "records")
 
 
 def load_dataset(name: str, data_dir: str | None = None, normalize: bool = True, image_size: int = 0):

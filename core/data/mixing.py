@@ -55,8 +55,9 @@ def create_batch_mixing(mixup_alpha: float, cutmix_alpha: float, num_classes: in
       num_classes: width of the one-hot labels.
 
     Returns:
-      A function (batches, seed) -> batches over (images [B, H, W, C], int labels [B]) giving
-      (images, float32 labels [B, num_classes]).
+      A function (batches, seed, start=0) -> batches over (images [B, H, W, C], int labels [B])
+      giving (images, float32 labels [B, num_classes]); `start` is the first batch's position in
+      the stream (a stream resumed mid-way draws what the uninterrupted one would).
     """
     if not mixup_alpha and not cutmix_alpha:
         return None
@@ -78,8 +79,8 @@ def create_batch_mixing(mixup_alpha: float, cutmix_alpha: float, num_classes: in
             return tf.cond(tf.random.stateless_uniform([], seed=choice_seed) < 0.5, apply_cutmix, apply_mixup)
         return apply_cutmix() if cutmix_alpha else apply_mixup()
 
-    def mix_batches(batches, seed):
-        return batches.enumerate().map(lambda position, batch: mix_batch(position, batch, seed),
+    def mix_batches(batches, seed, start=0):
+        return batches.enumerate(start).map(lambda position, batch: mix_batch(position, batch, seed),
                                        num_parallel_calls=tf.data.AUTOTUNE)
 
     return mix_batches

@@ -41,7 +41,7 @@ BAD_VALUES = [
     ("distribution_strategy", "horovod", "--distribution_strategy='horovod': must be one of"),
     ("num_replicas", -2, "--num_replicas=-2: must be an integer >= 0"),
     ("image_size", -1, "--image_size=-1: must be an integer >= 0"),
-    ("image_size", 64, "--image_size=64: only --dataset=image_folder resizes its images"),
+    ("image_size", 64, "--image_size=64: only --dataset=image_folder/records resizes its images"),
     ("normalize", "yes", "--normalize='yes': must be true or false"),
     ("augment", "rotate", "--augment='rotate': must be one of none, crop, crop_flip"),
     ("mixup_alpha", -0.2, "--mixup_alpha=-0.2: must be a number from 0 (off) to 100"),
@@ -71,6 +71,10 @@ BAD_VALUES = [
     ("profile_steps", 5, "--profile_steps=5: must be two steps START,END"),
     ("data_service", "10.0.0.5", "--data_service='10.0.0.5': must be a dispatcher address grpc://host:port"),
     ("data_service_mode", "parallel_epochs", "--data_service_mode='parallel_epochs': must be one of dynamic, off"),
+    ("skip_bad_records", "yes", "--skip_bad_records='yes': must be true or false"),
+    ("skip_bad_records", True, "--skip_bad_records: only --dataset=records reads records one by one"),
+    ("max_bad_records_fraction", 1.0, "--max_bad_records_fraction=1.0: must be a number in [0, 1)"),
+    ("shuffle_buffer", 0, "--shuffle_buffer=0: must be a positive integer"),
 ]
 
 

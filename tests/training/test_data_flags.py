@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
      "--image_size=4: must be 0 (the dataset's default) or from 8 to 1024"),
     (dict(dataset="image_folder", image_size=2.5), "--image_size=2.5: must be an integer >= 0"),
     (dict(dataset="cifar10", image_size=64),
-     "--image_size=64: only --dataset=image_folder resizes its images"),
+     "--image_size=64: only --dataset=image_folder/records resizes its images"),
     (dict(cutmix_alpha="1"), "--cutmix_alpha='1': must be a number from 0 (off) to 100"),
 ])
 def test_bad_data_flag_gives_one_line_naming_it(tmp_path, settings, start):

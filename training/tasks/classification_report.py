@@ -18,11 +18,14 @@ PLOT_FILE = "confusion_matrix.png"
 MAX_PRINTED_CLASSES = 20
 
 
-def predict_split(model, split, batch_size):
-    """(labels, predicted classes), int64 arrays [N], of `model` in inference mode over `split`."""
+def predict_split(model, split, batch_size, batches=None):
+    """(labels, predicted classes), int64 arrays [N], of `model` in inference mode over `split`.
+
+    `batches`, when given, are read instead of `split` (a split streamed from disk, which
+    `evaluation_dataset` would cache in memory)."""
     predict = tf.function(lambda images: tf.argmax(model(images, training=False), axis=-1))
     labels, predictions = [], []
-    for images, batch_labels in evaluation_dataset(split, batch_size):
+    for images, batch_labels in batches if batches is not None else evaluation_dataset(split, batch_size):
         labels.append(batch_labels.numpy())
         predictions.append(predict(images).numpy())
     return np.concatenate(labels).astype(np.int64), np.concatenate(predictions).astype(np.int64)

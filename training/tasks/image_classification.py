@@ -9,7 +9,9 @@ import keras
 import tensorflow as tf
 
 from core.data import evaluation_dataset, load_dataset, training_input
-from core.data.validation import validate_splits
+from core.data.record_reading import explain_bad_records
+from core.data.record_splits import RecordData
+from core.data.validation import InvalidSplitsError, validate_splits
 from layers.registry import create_model
 from training.config import TrainConfig
 from training.task import TaskDatasets
@@ -39,6 +41,8 @@ class ImageClassification:
 
     def build_datasets(self) -> TaskDatasets:
         config = self.config
+        if config.dataset == "records":  # Streamed from disk, never whole in memory.
+            return self._record_datasets()
         splits = self.splits = self.splits or load_dataset(
             config.dataset, config.data_dir, config.normalize, config.image_size)
         validate_splits(splits, config.batch_size)
@@ -52,6 +56,28 @@ class ImageClassification:
             validation=lambda batch_size: evaluation_dataset(splits.validation, batch_size),
             test=lambda batch_size: evaluation_dataset(splits.test, batch_size),
             description=_describe_data(splits, config))
+
+    def _record_datasets(self) -> TaskDatasets:
+        config = self.config
+        records = self.records = RecordData(config.data_dir, config.image_size, config.normalize,
+                                            config.skip_bad_records, config.max_bad_records_fraction,
+                                            config.shuffle_buffer)
+        splits = self.splits = records.splits()
+        if splits.num_examples["train"] < config.batch_size:
+            raise InvalidSplitsError(f"--batch_size={config.batch_size} is larger than the training split of "
+                                     f"{splits.name} ({splits.num_examples['train']} examples)")
+
+        def positioned_train(batch_size, context, steps_done):
+            return records.training_batches(batch_size, config.seed, config.augment, config.mixup_alpha,
+                                            config.cutmix_alpha, context, steps_done)
+
+        return TaskDatasets(
+            train=lambda batch_size: positioned_train(batch_size, None, 0),
+            validation=lambda batch_size: records.examples("validation").batch(batch_size).prefetch(tf.data.AUTOTUNE),
+            test=lambda batch_size: records.examples("test").batch(batch_size).prefetch(tf.data.AUTOTUNE),
+            description=_describe_data(splits, config) + f"; streamed from {records.metadata.directory}",
+            positioned_train=positioned_train,
+            check_input=records.policy.check if config.skip_bad_records else None)
 
     def build_model(self):
         """The model of --model (or `model_fn`) with its weights: pretrained, frozen or restored
@@ -84,7 +110,11 @@ class ImageClassification:
 
     def report(self, model, model_dir, log):
         """Accuracy per class and the confusion matrix of the test split, printed and written."""
-        labels, predictions = classification_report.predict_split(model, self.splits.test, self.config.batch_size)
+        records = getattr(self, "records", None)
+        with explain_bad_records():
+            batches = records.examples("test").batch(self.config.batch_size) if records else None
+            labels, predictions = classification_report.predict_split(model, self.splits.test,
+                                                                      self.config.batch_size, batches)
         report = classification_report.build_report(labels, predictions, self.splits.class_names)
         log(classification_report.format_report(report))
         report_path, plot_path = classification_report.write_report(report, model_dir)
