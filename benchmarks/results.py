@@ -75,6 +75,11 @@ OPTIONAL_FIELDS = {
     "kernel_ms_per_step": ((dict,), "op_profile: {kind of work: self milliseconds per step}, summed over "
                            "threads (can exceed the wall time); the spreads are the traced call's wall time"),
     "top_ops_ms_per_step": ((dict,), "op_profile: {op name: self milliseconds per step} of the busiest ops"),
+    "sequence_length": ((int,), "language-model workloads: tokens (bytes) per example, T"),
+    "tokens_per_second": ((dict,), SPREAD + " of tokens per second: examples_per_second x sequence_length"),
+    "remat": ((bool,), "remat_cost: the transformer blocks' activations were recomputed in the backward pass"),
+    "peak_memory_bytes": ((int,), "remat_cost: the largest rise of the device allocator's bytes in use during "
+                          "a timed call over what was allocated before it (activations, gradients, temporaries)"),
 }
 
 
@@ -126,9 +131,13 @@ def make_record(environment: dict, timing, *, script, label, workload, variant, 
                 **optional) -> dict:
     """One result line from a Timing (benchmarks.timing) and the configuration it measured.
 
-    `optional` takes fields of OPTIONAL_FIELDS. MFU uses the median steps per second.
+    `optional` takes fields of OPTIONAL_FIELDS. MFU uses the median steps per second. With
+    `sequence_length` the line gets `tokens_per_second` too.
     """
     summary = timing.summary(batch_size)
+    if "sequence_length" in optional:
+        optional["tokens_per_second"] = {key: value * optional["sequence_length"]
+                                         for key, value in summary["examples_per_second"].items()}
     mfu = None
     if step_flops and peak_flops_per_second:
         mfu = step_flops * summary["steps_per_second_median"] / peak_flops_per_second
