@@ -42,6 +42,7 @@ class TrainAndEvaluateRunner:
     """
 
     needs_warmup = False  # Every run compiles afresh and its first loop is not timed.
+    clears_caches = True  # Each run seeds TensorFlow, which empties its kernel caches (timing.py).
 
     def __init__(self, splits, model_fn, batch_size, precision, jit_compile, steps_per_loop, log=None,
                  task_settings=None, task_fn=None):

@@ -64,6 +64,9 @@ def configurations():
     script_flags.choices_or_exit("precision", FLAGS.precision, PRECISIONS)
     script_flags.choices_or_exit("jit_compile", FLAGS.jit_compile, ("auto", "true", "loop", "false"))
     script_flags.choices_or_exit("data", FLAGS.data, DATA_SOURCES)
+    if any(workload.is_language_model for workload in workloads) and "per_example_input" in FLAGS.data:
+        sys.exit("error: --data=per_example_input: an image pipeline; a language model reads synthetic, pipeline "
+                 "or train_input")
     if FLAGS.num_replicas < 1:
         sys.exit(f"error: --num_replicas={FLAGS.num_replicas}: must be a positive integer")
     script_flags.choices_or_exit("timed", FLAGS.timed, ("step", "train_and_evaluate"))
