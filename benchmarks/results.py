@@ -18,7 +18,7 @@ _OPTIONAL_NUMBER = (numbers.Real, type(None))
 # field -> (allowed types, meaning)
 RESULT_SCHEMA = {
     "schema_version": ((int,), "format version of this line (SCHEMA_VERSION)"),
-    "script": ((str,), "throughput, compare, input_pipeline, op_profile or source_trees"),
+    "script": ((str,), "throughput, compare, input_pipeline, op_profile, source_trees or remat_cost"),
     "label": ((str,), "the configuration as the table and chart name it"),
     "workload": ((str,), "benchmarks.workloads name, e.g. cifar_cnn"),
     "variant": ((str,), "what ran: tapecraft, keras_fit_*, eager, or input_pipeline"),
