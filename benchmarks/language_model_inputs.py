@@ -13,13 +13,15 @@ A language model's batch is one tensor, bytes uint8 [B, T + 1] (training/tasks/l
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from core.data.byte_windows import byte_windows
 from core.data.text_catalog import load_text_corpus
+from layers.registry import LANGUAGE_MODELS, resolve_model_class
 from training import TrainConfig
 from training.task import TaskDatasets
-from training.tasks.language_model import LanguageModel
+from training.tasks.language_model import VOCAB_SIZE, LanguageModel
 
 
 def language_model_config(workload, **settings) -> TrainConfig:
@@ -68,11 +70,24 @@ class PreloadedLanguageModel(LanguageModel):
     `--task=language_model` does; only the corpus is read once per script instead of once per run,
     as the image workloads pass their splits in. The final validation and test passes come after
     the last timed progress line; one batch each keeps the benchmark's untimed time short.
+    A workload's model_options (none for byte_lm) change the model the run builds as they change
+    the step variants' model.
     """
 
-    def __init__(self, config, corpus, log=lambda line: None):
+    def __init__(self, config, corpus, log=lambda line: None, model_options=None):
         super().__init__(config, log)
         self.corpus = corpus  # LanguageModel.build_datasets loads a corpus only when it has none.
+        self._model_options = model_options or {}
+
+    def build_model(self):
+        """The task's model; with a workload's model_options (a smaller model for tests) that model."""
+        if not self._model_options:
+            return super().build_model()
+        length = self.config.sequence_length
+        model = resolve_model_class(self.config.model, LANGUAGE_MODELS)(
+            vocab_size=VOCAB_SIZE, max_length=length, remat=self.config.remat, **self._model_options)
+        model(np.zeros((1, length), np.int32))
+        return model
 
     def build_datasets(self) -> TaskDatasets:
         full = super().build_datasets()
@@ -87,4 +102,4 @@ def train_and_evaluate_runner(workload, corpus, batch_size, precision, jit_compi
     settings = dict(task="language_model", model=workload.model, dataset=workload.dataset,
                     sequence_length=workload.input_shape[0])
     return TrainAndEvaluateRunner(None, None, batch_size, precision, jit_compile, steps_per_loop, log=log,
-                                  task_settings=settings, task_fn=lambda config: PreloadedLanguageModel(config, corpus))
+                                  task_settings=settings, task_fn=lambda config: PreloadedLanguageModel(config, corpus, model_options=workload.model_options))
