@@ -196,8 +196,8 @@ class PipelineRunner:
         @tf.function
         def drain(iterator, num_steps):
             for _ in tf.range(num_steps):
-                _, labels = next(iterator)
-                self._examples.assign_add(tf.size(labels, out_type=tf.int64))
+                batch = next(iterator)  # (inputs, labels), or a language model's windows.
+                self._examples.assign_add(tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0])
 
         self._drain = drain
 
