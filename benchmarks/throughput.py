@@ -178,6 +178,8 @@ def main(argv):
     built = {}
     for config in found:
         label, runner, facts = build_runner(config, strategy, device)
+        if label in built:  # E.g. --jit_compile=auto,false resolving alike: keep both, told apart.
+            label += f" (--jit_compile={config['jit_compile']})"
         built[label] = (runner, facts, config["workload"])
         print(f"{label}: {facts['jit_reason']}; precision: {facts['precision_reason']}")
 

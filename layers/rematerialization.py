@@ -12,7 +12,8 @@ forward pass did (gradients of a function that never ran) and advances the state
 `rematerialized_call` sets the layer's non-trainable variables to the values they had when the
 forward call began before each of the two calls. Both calls then draw the same seeds and make the
 same updates, and afterwards the variables hold what a single call would have left there.
-Cost: one copy of those variables per call (for dropout, two int64 per generator).
+Cost: one copy of those variables per call: two integers per dropout generator, but all of
+a frozen block's weights (trainable=False) too.
 """
 
 import keras
