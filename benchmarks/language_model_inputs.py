@@ -101,5 +101,9 @@ def train_and_evaluate_runner(workload, corpus, batch_size, precision, jit_compi
 
     settings = dict(task="language_model", model=workload.model, dataset=workload.dataset,
                     sequence_length=workload.input_shape[0])
+
+    def task_fn(config):
+        return PreloadedLanguageModel(config, corpus, model_options=workload.model_options)
+
     return TrainAndEvaluateRunner(None, None, batch_size, precision, jit_compile, steps_per_loop, log=log,
-                                  task_settings=settings, task_fn=lambda config: PreloadedLanguageModel(config, corpus, model_options=workload.model_options))
+                                  task_settings=settings, task_fn=task_fn)

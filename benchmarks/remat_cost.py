@@ -62,9 +62,9 @@ class PeakMemoryRunner:
 
 def build_variant(workload, batch_size, policy, remat, device, strategy):
     """(label, PeakMemoryRunner, facts) for the step of `workload` with or without remat."""
-    from benchmarks.inputs import create_iterator  # pylint: disable=import-outside-toplevel
-    from benchmarks.runners import (TapecraftRunner, build_model, describe_compilation,  # pylint: disable=import-outside-toplevel
-                                    resolve_compilation)
+    # pylint: disable=import-outside-toplevel
+    from benchmarks.inputs import create_iterator
+    from benchmarks.runners import TapecraftRunner, build_model, describe_compilation, resolve_compilation
 
     variant = dataclasses.replace(workload, model_options=dict(workload.model_options, remat=remat))
     model, optimizer = build_model(variant, policy, strategy)
@@ -93,7 +93,8 @@ def remat_effects(records) -> list:
     for length, pair in sorted(by_length.items()):
         if True in pair and False in pair:
             plain, remat = pair[False], pair[True]
-            saved = 1.0 - remat["peak_memory_bytes"] / plain["peak_memory_bytes"] if plain["peak_memory_bytes"] else None
+            peak, remat_peak = plain["peak_memory_bytes"], remat["peak_memory_bytes"]
+            saved = 1.0 - remat_peak / peak if peak else None
             effects.append((length, saved, remat["ms_per_step"]["median"] / plain["ms_per_step"]["median"]))
     return effects
 
