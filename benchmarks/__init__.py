@@ -5,6 +5,8 @@
   python -m benchmarks.compare         tapecraft's loop and whole runs vs Keras fit vs an eager loop,
                                        interleaved; --data=real feeds each as its user would
   python -m benchmarks.input_pipeline  is training input-bound? the tf.data pipeline vs the step
+  python -m benchmarks.remat_cost      the language model's step with and without --remat: tokens/s
+                                       and peak memory at several sequence lengths
   python -m benchmarks.chart           redraw a chart from a results file
 
 Results go to JSON lines (schema in benchmarks/results.py) and a PNG chart; benchmarks/RESULTS.md

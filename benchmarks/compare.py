@@ -4,6 +4,8 @@ loop, interleaved.
   python -m benchmarks.compare --workload=cifar_cnn --precision=float32,auto
   python -m benchmarks.compare --workload=mlp --data=real --variants=tapecraft_run_on_user_model,\
       tapecraft_run,keras_fit_loop,keras_fit_xla_loop,keras_fit_xla_loop_on_train_input
+  python -m benchmarks.compare --workload=byte_lm --data=real --variants=tapecraft,tapecraft_run,\
+      keras_fit_loop,keras_fit_xla_loop
 
 Variants (each with its own model and optimizer):
   tapecraft            make_train_loop(make_train_step(...)), --jit_compile resolved as training/training_phase.py does
@@ -30,7 +32,14 @@ user's tf.data pipeline (keras_input) from the same arrays. Every variant runs a
 the same arithmetic in every variant) and the matmul peak are measured too, so each line has its
 MFU. The printout ends with each tapecraft variant's speedup over the best Keras fit setting, at
 the same precision and in float32.
+A language-model workload (byte_lm) trains the language_model task: tapecraft's step computes
+the task's loss on byte windows, `tapecraft_run` is `--task=language_model` through
+train_and_evaluate, and `fit` trains the same DecoderOnlyTransformer (no stock-Keras copy) on
+(inputs, targets) pairs of the same windows with SparseCategoricalCrossentropy(from_logits=True);
+lines add tokens/s.
 """
+
+import sys
 
 from absl import app, flags
 
@@ -42,6 +51,8 @@ from benchmarks.compare_variants import (ALL_VARIANTS, ON_TAPECRAFT_MODEL, ON_TR
                                        TAPECRAFT_VARIANTS, VARIANTS)
 
 flags.DEFINE_string("workload", "cifar_cnn", "A workload from benchmarks.workloads.")
+flags.DEFINE_integer("sequence_length", 0, "Language-model workloads: bytes per sequence; 0 means the workload's "
+                     "default.")
 flags.DEFINE_integer("batch_size", 0, "Global batch size; 0 means the workload's default.")
 flags.DEFINE_list("precision", ["float32"], "Precisions every variant runs at: float32, mixed_float16, "
                   "mixed_bfloat16, auto.")
@@ -74,6 +85,7 @@ def create_runner(variant, workload, policy, jit_setting, device, splits):
 
     from benchmarks.inputs import create_dataset
     from benchmarks.keras_reference import create_reference_model, has_reference
+    from benchmarks.language_model_inputs import fit_pairs, train_and_evaluate_runner
     from benchmarks.real_run import TrainAndEvaluateRunner
     from benchmarks.runners import (EagerRunner, KerasFitRunner, TapecraftRunner, build_model, keras_adam,
                                     resolve_compilation, tapecraft_adam)
@@ -84,6 +96,11 @@ def create_runner(variant, workload, policy, jit_setting, device, splits):
     data = variant_data(variant, FLAGS.data)
     on_user_model = variant.endswith(ON_USER_MODEL) and has_reference(workload)
     facts = dict(data=data, model="user" if on_user_model else "tapecraft")
+    if workload.is_language_model:
+        facts["sequence_length"] = workload.tokens_per_example
+    if variant.startswith("tapecraft_run") and workload.is_language_model:
+        runner = train_and_evaluate_runner(workload, splits, batch_size, policy, jit_setting, FLAGS.steps_per_loop)
+        return runner, dict(facts, jit_compile=None, jit_reason="train_and_evaluate: --jit_compile=" + jit_setting)
     if variant.startswith("tapecraft_run"):
         factory = create_reference_model if on_user_model else create_model
         runner = TrainAndEvaluateRunner(splits, lambda num_classes: factory(workload), batch_size, policy,
@@ -97,11 +114,11 @@ def create_runner(variant, workload, policy, jit_setting, device, splits):
         jit, compile_loop, reason = resolve_compilation(jit_setting, device, model, workload, policy)
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
         runner = TapecraftRunner(model, optimizer, strategy, iterator, batch_size, jit, FLAGS.steps_per_loop,
-                                 compile_loop)
+                                 compile_loop, workload=workload)
         return runner, dict(facts, jit_compile=jit, compile_loop=compile_loop, jit_reason=reason)
     if variant == "eager":
         model, optimizer = build_model(workload, policy)
-        runner = EagerRunner(model, optimizer, iter(dataset), batch_size, FLAGS.steps_per_loop)
+        runner = EagerRunner(model, optimizer, iter(dataset), batch_size, FLAGS.steps_per_loop, workload=workload)
         return runner, dict(facts, jit_compile=False, jit_reason="eager: no tf.function")
     # A fit user's model (where the workload has a stock-Keras one) and keras.optimizers.Adam; the
     # *_on_tapecraft_model fits get tapecraft's model and optimizer, so only the loop differs.
@@ -112,7 +129,7 @@ def create_runner(variant, workload, policy, jit_setting, device, splits):
     setting = variant.removesuffix(ON_TAPECRAFT_MODEL).removesuffix(ON_TRAIN_INPUT)
     jit = {"keras_fit_default": "auto", "keras_fit_loop": "auto"}.get(setting, True)
     steps = FLAGS.steps_per_loop if setting.endswith("_loop") else 1
-    runner = KerasFitRunner(model, optimizer, dataset, jit, steps)
+    runner = KerasFitRunner(model, optimizer, fit_pairs(dataset) if workload.is_language_model else dataset, jit, steps)
     reason = "Keras' default" if jit == "auto" else "requested"
     return runner, dict(facts, jit_compile=runner.jit_compile, jit_reason=reason,
                         fit_setup="tapecraft" if on_tapecraft else "keras",
@@ -160,7 +177,7 @@ def measure_mfu_inputs(workload, policies):
 
 def main(argv):
     script_flags.refuse_arguments(argv)
-    workload = script_flags.workload_or_exit(FLAGS.workload)
+    workload = script_flags.workload_or_exit(FLAGS.workload, FLAGS.sequence_length)
     from benchmarks.inputs import DATA_SOURCES
     from core.precision import PRECISIONS
 
@@ -170,6 +187,9 @@ def main(argv):
     script_flags.choices_or_exit("data", [FLAGS.data], DATA_SOURCES + ("real",))
     script_flags.integers_or_exit("batch_size", [FLAGS.batch_size], minimum=0)
     script_flags.integers_or_exit("steps_per_loop", [FLAGS.steps_per_loop], minimum=1)
+    if workload.is_language_model and FLAGS.data == "per_example_input":
+        sys.exit("error: --data=per_example_input: an image pipeline; a language model reads train_input, "
+                 "keras_input, synthetic, pipeline or real")
 
     from benchmarks import report, results
     from benchmarks.environment import describe_environment

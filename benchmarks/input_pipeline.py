@@ -94,7 +94,7 @@ def main(argv):
         label = f"step, {source}"
         iterator = create_iterator(data, workload, batch_size, strategy)
         runners[label] = TapecraftRunner(model, optimizer, strategy, iterator, batch_size, jit,
-                                         FLAGS.steps_per_loop, compile_loop)
+                                         FLAGS.steps_per_loop, compile_loop, workload=workload)
         facts[label] = dict(variant="tapecraft", data=data, jit_compile=jit, compile_loop=compile_loop,
                             jit_reason=reason)
 

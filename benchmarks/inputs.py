@@ -11,6 +11,8 @@ user's arrays are), the same function the trainer calls.
 `--data=per_example_input` reads the same splits the way `train_and_evaluate` did before issue 13:
 a shuffle buffer of indices and one tf.data map call (one gather) per example; beside
 `train_input` it shows what a per-example map costs the step.
+A language-model workload's batches are windows of bytes, uint8 [B, T + 1]; its `train_input` and
+`keras_input` read its text corpus (benchmarks/language_model_inputs.py).
 """
 
 import tensorflow as tf
@@ -36,24 +38,24 @@ class DeviceBatch:
     its own slice of the global batch on its own device.
 
     Args:
-      inputs, labels: one global batch (numpy or tensors).
+      batch: one global batch (numpy or tensors): (inputs, labels), or a language model's windows.
       strategy: the tf.distribute strategy the step runs under.
     """
 
-    def __init__(self, inputs, labels, strategy):
+    def __init__(self, batch, strategy):
         replicas = strategy.num_replicas_in_sync
         if replicas == 1:
             with tf.device("/GPU:0" if tf.config.list_logical_devices("GPU") else "/CPU:0"):
-                self._batch = (tf.identity(inputs), tf.identity(labels))
+                self._batch = tf.nest.map_structure(tf.identity, batch)
             return
         devices = strategy.extended.worker_devices
-        per_replica = len(labels) // replicas
+        per_replica = len(tf.nest.flatten(batch)[0]) // replicas
 
         def replica_slice(context):
             index = context.replica_id_in_sync_group
             part = slice(index * per_replica, (index + 1) * per_replica)
             with tf.device(devices[index]):
-                return tf.identity(inputs[part]), tf.identity(labels[part])
+                return tf.nest.map_structure(lambda tensor: tf.identity(tensor[part]), batch)
 
         self._batch = strategy.experimental_distribute_values_from_function(replica_slice)
 
@@ -65,7 +67,7 @@ class DeviceBatch:
 
 
 def synthetic_batch(workload: Workload, batch_size: int, seed: int = 0):
-    """One global batch (inputs, labels) of random data as numpy arrays."""
+    """One global batch of random data as numpy arrays: (inputs, labels), or a language model's windows."""
     return synthetic_examples(workload, batch_size, seed)
 
 
@@ -78,14 +80,18 @@ def pipeline_dataset(workload: Workload, batch_size: int, seed: int = 0) -> tf.d
     """`training_dataset` over PIPELINE_BATCHES batches of examples given as a tf.data.Dataset only
     (no `examples=`): its shuffle buffer holds the examples themselves."""
     num_examples = PIPELINE_BATCHES * batch_size
-    inputs, labels = synthetic_examples(workload, num_examples, seed)
-    examples = tf.data.Dataset.from_tensor_slices((inputs, labels))
+    examples = tf.data.Dataset.from_tensor_slices(synthetic_examples(workload, num_examples, seed))
     return training_dataset(examples, num_examples, batch_size, seed)
 
 
 def workload_splits(workload: Workload, seed: int = 0):
     """The DatasetSplits a user would pass: the workload's catalog dataset (e.g. digits), or
-    USER_EXAMPLES in-memory arrays shaped like its data, split 80/10/10."""
+    USER_EXAMPLES in-memory arrays shaped like its data, split 80/10/10; a language model's text
+    corpus (TextSplits)."""
+    if workload.is_language_model:
+        from benchmarks.language_model_inputs import load_corpus  # pylint: disable=import-outside-toplevel
+
+        return load_corpus(workload)
     if workload.dataset:
         return load_dataset(workload.dataset)
     inputs, labels = synthetic_examples(workload, USER_EXAMPLES, seed)
@@ -128,6 +134,16 @@ def create_dataset(data: str, workload: Workload, batch_size: int, seed: int = 0
         return repeated_batch_dataset(workload, batch_size, seed)
     if data == "pipeline":
         return pipeline_dataset(workload, batch_size, seed)
+    if data in ("train_input", "keras_input", "per_example_input") and workload.is_language_model:
+        from benchmarks import language_model_inputs  # pylint: disable=import-outside-toplevel
+
+        corpus = splits or workload_splits(workload, seed)
+        if data == "per_example_input":
+            raise ValueError("per_example_input is an image pipeline; a language model reads train_input "
+                             "or keras_input")
+        if data == "keras_input":
+            return language_model_inputs.keras_user_dataset(workload, corpus, batch_size, seed)
+        return language_model_inputs.train_input(workload, corpus, batch_size, seed, steps_per_loop)
     if data in ("train_input", "keras_input", "per_example_input"):
         splits = splits or workload_splits(workload, seed)
         if data == "keras_input":
@@ -138,9 +154,10 @@ def create_dataset(data: str, workload: Workload, batch_size: int, seed: int = 0
     raise ValueError(f"unknown data source {data!r}; expected one of {', '.join(DATA_SOURCES)}")
 
 
-def create_iterator(data: str, workload: Workload, batch_size: int, strategy, seed: int = 0, steps_per_loop=None):
+def create_iterator(data: str, workload: Workload, batch_size: int, strategy, seed: int = 0, steps_per_loop=None,
+                    splits=None):
     """The iterator a compiled loop reads: a DeviceBatch, or the distributed pipeline's iterator."""
     if data == "synthetic":
-        return DeviceBatch(*synthetic_batch(workload, batch_size, seed), strategy)
-    dataset = create_dataset(data, workload, batch_size, seed, steps_per_loop=steps_per_loop)
+        return DeviceBatch(synthetic_batch(workload, batch_size, seed), strategy)
+    dataset = create_dataset(data, workload, batch_size, seed, splits=splits, steps_per_loop=steps_per_loop)
     return iter(strategy.experimental_distribute_dataset(dataset))

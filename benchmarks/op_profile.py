@@ -3,6 +3,7 @@
   python -m benchmarks.op_profile --workload=cifar_cnn --precision=mixed_bfloat16
   python -m benchmarks.op_profile --workload=mlp --jit_compile=false --top=20
   python -m benchmarks.op_profile --run_dir=runs/default    # a trace a run took with --profile_steps
+  python -m benchmarks.op_profile --workload=byte_lm --precision=float32 --jit_compile=false
 
 Runs tapecraft's compiled loop under `tf.profiler` for a few steps (after a warm-up), reads the
 trace it writes (an XSpace protobuf) and adds up each event's *self* time, i.e. its duration
@@ -127,7 +128,7 @@ def main(argv):
     model, optimizer = build_model(workload, policy)
     jit, compile_loop, reason = resolve_compilation(FLAGS.jit_compile, device, model, workload, policy)
     runner = TapecraftRunner(model, optimizer, strategy, create_iterator("synthetic", workload, batch_size, strategy),
-                             batch_size, jit, steps, compile_loop)
+                             batch_size, jit, steps, compile_loop, workload=workload)
     with tempfile.TemporaryDirectory() as log_directory:
         space, seconds, compile_seconds = profile_loop(runner, steps, log_directory)
     label = f"{workload.name} b{batch_size} {policy} xla={describe_compilation(jit, compile_loop)} profiled"
@@ -140,7 +141,8 @@ def main(argv):
                          label=label, workload=workload.name, variant="tapecraft", batch_size=batch_size,
                          precision=policy, jit_compile=jit, steps_per_loop=steps, data="synthetic",
                          num_replicas=1, compile_loop=compile_loop, jit_reason=reason,
-                         precision_reason=precision_reason, kernel_ms_per_step=by_kind, top_ops_ms_per_step=by_op)
+                         precision_reason=precision_reason, kernel_ms_per_step=by_kind, top_ops_ms_per_step=by_op,
+                         **({"sequence_length": workload.tokens_per_example} if workload.is_language_model else {}))
     if FLAGS.output:
         append_results(FLAGS.output, [record])
         print(f"Appended 1 result line to {FLAGS.output}")

@@ -36,16 +36,21 @@ class TrainAndEvaluateRunner:
       jit_compile: a `--jit_compile` value (auto resolves as in any run).
       steps_per_loop: steps per loop.
       log: optional function receiving the run's lines.
+      task_settings: more TrainConfig fields, e.g. task="language_model", model=..., sequence_length=...
+      task_fn: TrainConfig -> task object, trained instead of `config.task` (splits and model_fn are
+        then unused); e.g. the language model on a corpus read once.
     """
 
     needs_warmup = False  # Every run compiles afresh and its first loop is not timed.
+    clears_caches = True  # Each run seeds TensorFlow, which empties its kernel caches (timing.py).
 
-    def __init__(self, splits, model_fn, batch_size, precision, jit_compile, steps_per_loop, log=None):
+    def __init__(self, splits, model_fn, batch_size, precision, jit_compile, steps_per_loop, log=None,
+                 task_settings=None, task_fn=None):
         self.steps_per_call = steps_per_loop
-        self._splits, self._model_fn, self._log = splits, model_fn, log
+        self._splits, self._model_fn, self._log, self._task_fn = splits, model_fn, log, task_fn
         self._settings = dict(batch_size=batch_size, precision=precision, jit_compile=jit_compile,
                               steps_per_loop=steps_per_loop, eval_every=0, checkpoint_every=0, warmup_steps=0,
-                              export=False)
+                              export=False, **(task_settings or {}))
         self.lines = []  # The progress lines of the last run.
         self.result = None  # The TrainResult of the last run.
         self.cpu_ms_per_step = []  # Per timed run: {thread group: CPU ms per step} (thread_time.py).
@@ -64,7 +69,10 @@ class TrainAndEvaluateRunner:
 
         config = TrainConfig(model_dir=model_dir, train_steps=(calls + 1) * self.steps_per_call, **self._settings)
         try:
-            self.result = train_and_evaluate(config, datasets=self._splits, model_fn=self._model_fn, log=note)
+            if self._task_fn is not None:
+                self.result = train_and_evaluate(config, log=note, task=self._task_fn(config))
+            else:
+                self.result = train_and_evaluate(config, datasets=self._splits, model_fn=self._model_fn, log=note)
         finally:
             shutil.rmtree(model_dir, ignore_errors=True)
         if len(ends) != calls + 1:
@@ -85,12 +93,12 @@ def real_path_ratios(records) -> dict:
     """{label: median examples/s of a train_and_evaluate run / the step alone's} for every run
     with a step-alone record (timed=step, data=synthetic) of the same configuration; each run's
     record gets the step's figure as `step_alone_examples_per_second`."""
-    same = ("workload", "batch_size", "precision", "jit_compile", "steps_per_loop", "num_replicas")
-    steps = {tuple(r[key] for key in same): r["examples_per_second"]["median"] for r in records
+    same = ("workload", "batch_size", "precision", "jit_compile", "steps_per_loop", "num_replicas", "sequence_length")
+    steps = {tuple(r.get(key) for key in same): r["examples_per_second"]["median"] for r in records
              if r.get("timed") == "step" and r["data"] == "synthetic"}
     ratios = {}
     for record in records:
-        step = steps.get(tuple(record[key] for key in same))
+        step = steps.get(tuple(record.get(key) for key in same))
         if record.get("timed") == "train_and_evaluate" and step:
             record["step_alone_examples_per_second"] = step
             ratios[record["label"]] = record["examples_per_second"]["median"] / step

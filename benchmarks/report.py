@@ -27,6 +27,9 @@ def format_table(records, extra_columns=()) -> str:
         ("GFLOP/step", lambda r: "-" if r["step_flops"] is None else f"{r['step_flops'] / 1e9:.3g}"),
         ("MFU", lambda r: "-" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"),
     ] + list(extra_columns)
+    if any("tokens_per_second" in record for record in records):  # Language models: tokens count.
+        columns.insert(2, ("tokens/s median", lambda r: f"{r['tokens_per_second']['median']:,.0f}"
+                           if "tokens_per_second" in r else "-"))
     rows = [[title for title, _ in columns]] + [[cell(record) for _, cell in columns] for record in records]
     widths = [max(len(row[index]) for row in rows) for index in range(len(columns))]
     lines = ["  ".join(text.ljust(width) if index == 0 else text.rjust(width)

@@ -18,7 +18,7 @@ _OPTIONAL_NUMBER = (numbers.Real, type(None))
 # field -> (allowed types, meaning)
 RESULT_SCHEMA = {
     "schema_version": ((int,), "format version of this line (SCHEMA_VERSION)"),
-    "script": ((str,), "throughput, compare, input_pipeline, op_profile or source_trees"),
+    "script": ((str,), "throughput, compare, input_pipeline, op_profile, source_trees or remat_cost"),
     "label": ((str,), "the configuration as the table and chart name it"),
     "workload": ((str,), "benchmarks.workloads name, e.g. cifar_cnn"),
     "variant": ((str,), "what ran: tapecraft, keras_fit_*, eager, or input_pipeline"),
@@ -88,6 +88,11 @@ OPTIONAL_FIELDS = {
     "dataset_examples": ((int,), "input_pipeline --pipeline=records_memory: training examples in the records"),
     "peak_rss_mb": (_NUMBER, "input_pipeline --pipeline=records_memory: peak resident memory of the training "
                     "process, MB"),
+    "sequence_length": ((int,), "language-model workloads: tokens (bytes) per example, T"),
+    "tokens_per_second": ((dict,), SPREAD + " of tokens per second: examples_per_second x sequence_length"),
+    "remat": ((bool,), "remat_cost: the transformer blocks' activations were recomputed in the backward pass"),
+    "peak_memory_bytes": ((int,), "remat_cost: the largest rise of the device allocator's bytes in use during "
+                          "a timed call over what was allocated before it (activations, gradients, temporaries)"),
 }
 
 
@@ -139,9 +144,13 @@ def make_record(environment: dict, timing, *, script, label, workload, variant, 
                 **optional) -> dict:
     """One result line from a Timing (benchmarks.timing) and the configuration it measured.
 
-    `optional` takes fields of OPTIONAL_FIELDS. MFU uses the median steps per second.
+    `optional` takes fields of OPTIONAL_FIELDS. MFU uses the median steps per second. With
+    `sequence_length` the line gets `tokens_per_second` too.
     """
     summary = timing.summary(batch_size)
+    if "sequence_length" in optional:
+        optional["tokens_per_second"] = {key: value * optional["sequence_length"]
+                                         for key, value in summary["examples_per_second"].items()}
     mfu = None
     if step_flops and peak_flops_per_second:
         mfu = step_flops * summary["steps_per_second_median"] / peak_flops_per_second

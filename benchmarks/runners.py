@@ -56,16 +56,31 @@ def build_model(workload: Workload, policy: str, strategy=None, model_factory=cr
     return model, optimizer
 
 
-def make_step(model, optimizer, batch_size, strategy=None):
-    """tapecraft's train_step for `model`, with its metrics created under the strategy."""
+def workload_task(workload: Workload | None):
+    """The task whose loss tapecraft's step computes: the language model's, or image classification's."""
+    if workload is not None and workload.is_language_model:
+        from benchmarks.language_model_inputs import language_model_task  # pylint: disable=import-outside-toplevel
+
+        return language_model_task(workload)
+    return ImageClassification()
+
+
+def make_step(model, optimizer, batch_size, strategy=None, workload=None):
+    """tapecraft's train_step for `model` on `workload`'s task, with its metrics created under the strategy."""
+    task = workload_task(workload)
     with (strategy or tf.distribute.get_strategy()).scope():
-        metrics = TaskMetrics("train", ImageClassification())
-    return make_train_step(ImageClassification(), model, optimizer, metrics, batch_size)
+        metrics = TaskMetrics("train", task)
+    return make_train_step(task, model, optimizer, metrics, batch_size)
 
 
 def resolve_compilation(setting, device, model, workload: Workload, policy, num_replicas=1):
     """(jit_compile, compile_loop, reason) for `--jit_compile=setting`, decided as training/training_phase.py decides."""
-    jit_compile, reason = resolve_jit_compile(setting, device, model, workload.input_shape,
+    inspected, example = model, workload.input_shape
+    if workload.is_language_model:  # As a run decides: the graph of the task's loss on one window.
+        task = workload_task(workload)
+        inspected = lambda batch, training: task.compute_loss(model, batch, training)  # noqa: E731
+        example = tf.TensorSpec((1, workload.input_shape[0] + 1), tf.uint8)
+    jit_compile, reason = resolve_jit_compile(setting, device, inspected, example,
                                               precision_lib.compute_dtype(policy))
     compile_loop, loop_reason = resolve_loop_compilation(setting, jit_compile, device, num_replicas)
     return jit_compile, compile_loop, reason + (f"; {loop_reason}" if compile_loop else "")
@@ -87,13 +102,14 @@ class TapecraftRunner:
       jit_compile: XLA for the step (already resolved, see `resolve_compilation`).
       steps_per_loop: steps per host call.
       compile_loop: XLA for the whole loop over batches read ahead (training.loop).
+      workload: whose task's loss the step computes (image classification when None).
     """
 
     def __init__(self, model, optimizer, strategy, iterator, batch_size, jit_compile, steps_per_loop,
-                 compile_loop=False):
+                 compile_loop=False, workload=None):
         self.optimizer = optimizer
         self.steps_per_call = steps_per_loop
-        step = make_step(model, optimizer, batch_size, strategy)
+        step = make_step(model, optimizer, batch_size, strategy, workload)
         self.train_loop = make_train_loop(step, strategy, jit_compile, compile_loop=compile_loop)
         self._iterator = iterator
         self._num_steps = tf.constant(steps_per_loop, tf.int32)
@@ -110,10 +126,10 @@ class TapecraftRunner:
 class EagerRunner:
     """tapecraft's train_step, uncompiled, in a Python loop: what `tf.function` saves."""
 
-    def __init__(self, model, optimizer, iterator, batch_size, steps_per_call):
+    def __init__(self, model, optimizer, iterator, batch_size, steps_per_call, workload=None):
         self.optimizer = optimizer
         self.steps_per_call = steps_per_call
-        self._train_step = make_step(model, optimizer, batch_size)
+        self._train_step = make_step(model, optimizer, batch_size, workload=workload)
         self._iterator = iterator
 
     def run(self, calls):
@@ -180,8 +196,8 @@ class PipelineRunner:
         @tf.function
         def drain(iterator, num_steps):
             for _ in tf.range(num_steps):
-                _, labels = next(iterator)
-                self._examples.assign_add(tf.size(labels, out_type=tf.int64))
+                batch = next(iterator)  # (inputs, labels), or a language model's windows.
+                self._examples.assign_add(tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0])
 
         self._drain = drain
 

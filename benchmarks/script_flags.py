@@ -51,13 +51,19 @@ def refuse_arguments(argv):
         sys.exit(f"error: --warmup_calls={FLAGS.warmup_calls}: must be an integer >= 0")
 
 
-def workload_or_exit(name):
-    from benchmarks.workloads import find_workload
+def workload_or_exit(name, sequence_length=0):
+    """The workload called `name`, on `sequence_length`-byte sequences when it is a language model
+    and the length is not 0; exits with one line for an unknown name or a length it cannot take."""
+    from benchmarks.workloads import find_workload, with_sequence_length
 
     try:
-        return find_workload(name)
+        workload = find_workload(name)
     except ValueError as error:
         sys.exit(f"error: --workload={name}: {error}")
+    try:
+        return with_sequence_length(workload, sequence_length)
+    except ValueError as error:
+        sys.exit(f"error: --sequence_length={sequence_length}: {error}")
 
 
 def integers_or_exit(flag, values, minimum):

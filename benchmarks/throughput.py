@@ -5,6 +5,7 @@
   python -m benchmarks.throughput --workload=resnet20 --data=synthetic,pipeline --num_replicas=2
   python -m benchmarks.throughput --workload=mlp --data=synthetic,train_input \
       --timed=step,train_and_evaluate --fail_below=0.85     # the real path's regression guard
+  python -m benchmarks.throughput --workload=byte_lm --sequence_length=256,1024 --jit_compile=auto,true,loop,false
 
 List flags take comma-separated values; every combination is one configuration. All are built
 and compiled first, then timed in turns (A B C A B C ...) so load from other processes is shared
@@ -14,6 +15,9 @@ training.loop.make_train_loop, with --jit_compile=auto resolved by training.jit 
 (benchmarks/real_run.py), which read their own input (`--data=train_input` only); the script
 then prints each run's examples/s over the step alone (the same configuration on synthetic
 data), and with --fail_below exits with status 1 when a ratio is lower.
+Language-model workloads (byte_lm, byte_lm_tiny) train the language_model task's step on byte
+windows and report tokens/s beside examples (sequences)/s; `--timed=train_and_evaluate` runs
+`--task=language_model` on the workload's corpus.
 """
 
 import itertools
@@ -25,7 +29,9 @@ from benchmarks import script_flags
 from core.flag_parsing import parse_flags_or_exit
 
 flags.DEFINE_list("workload", ["cifar_cnn"], "Workloads from benchmarks.workloads: mlp, cifar_cnn, resnet20, "
-                  "resnet50, transformer.")
+                  "resnet50, transformer, byte_lm, byte_lm_tiny.")
+flags.DEFINE_list("sequence_length", ["0"], "Language-model workloads: bytes per sequence; 0 means the workload's "
+                  "default.")
 flags.DEFINE_list("batch_size", ["0"], "Global batch sizes; 0 means the workload's default.")
 flags.DEFINE_list("precision", ["auto"], "float32, mixed_float16, mixed_bfloat16 or auto (for the device).")
 flags.DEFINE_list("jit_compile", ["auto"], "XLA: auto (training.jit's rule), true (the step), loop (the "
@@ -50,12 +56,17 @@ def configurations():
     from benchmarks.inputs import DATA_SOURCES
     from core.precision import PRECISIONS
 
-    workloads = [script_flags.workload_or_exit(name) for name in FLAGS.workload]
+    lengths = script_flags.integers_or_exit("sequence_length", FLAGS.sequence_length, minimum=0)
+    workloads = [script_flags.workload_or_exit(name, length) for name in FLAGS.workload for length in lengths]
+    workloads = list({(workload.name, workload.input_shape): workload for workload in workloads}.values())
     batch_sizes = script_flags.integers_or_exit("batch_size", FLAGS.batch_size, minimum=0)
     loops = script_flags.integers_or_exit("steps_per_loop", FLAGS.steps_per_loop, minimum=1)
     script_flags.choices_or_exit("precision", FLAGS.precision, PRECISIONS)
     script_flags.choices_or_exit("jit_compile", FLAGS.jit_compile, ("auto", "true", "loop", "false"))
     script_flags.choices_or_exit("data", FLAGS.data, DATA_SOURCES)
+    if any(workload.is_language_model for workload in workloads) and "per_example_input" in FLAGS.data:
+        sys.exit("error: --data=per_example_input: an image pipeline; a language model reads synthetic, pipeline "
+                 "or train_input")
     if FLAGS.num_replicas < 1:
         sys.exit(f"error: --num_replicas={FLAGS.num_replicas}: must be a positive integer")
     script_flags.choices_or_exit("timed", FLAGS.timed, ("step", "train_and_evaluate"))
@@ -80,6 +91,7 @@ def configurations():
 def build_runner(config, strategy, device):
     """The TapecraftRunner for one configuration, and the facts its result line records."""
     from benchmarks.inputs import create_iterator, workload_splits
+    from benchmarks.language_model_inputs import train_and_evaluate_runner
     from benchmarks.real_run import TrainAndEvaluateRunner
     from benchmarks.runners import TapecraftRunner, build_model, describe_compilation, resolve_compilation
     from benchmarks.workloads import create_model
@@ -99,26 +111,45 @@ def build_runner(config, strategy, device):
             sys.exit("error: --jit_compile=true: XLA cannot run a step over several logical CPU devices; "
                      "use --jit_compile=false or --num_replicas=1")
         jit_compile, jit_reason = False, "XLA cannot run a step over several logical CPU devices"
-    if config["timed"] == "train_and_evaluate":
+    splits = None if config["data"] in ("synthetic", "pipeline") else _loaded_splits(workload, workload_splits)
+    if config["timed"] == "train_and_evaluate" and workload.is_language_model:
+        # `--task=language_model` runs: the task's model, input and XLA rule.
+        runner = train_and_evaluate_runner(workload, splits, config["batch_size"], config["precision"],
+                                           config["jit_compile"], config["steps_per_loop"])
+    elif config["timed"] == "train_and_evaluate":
         # The run builds its own model (the same class) under the same rules; this one is unused.
-        runner = TrainAndEvaluateRunner(workload_splits(workload), lambda num_classes: create_model(workload),
+        runner = TrainAndEvaluateRunner(splits, lambda num_classes: create_model(workload),
                                         config["batch_size"], config["precision"], config["jit_compile"],
                                         config["steps_per_loop"])
     else:
         iterator = create_iterator(config["data"], workload, config["batch_size"], strategy,
-                                   steps_per_loop=config["steps_per_loop"])
+                                   steps_per_loop=config["steps_per_loop"], splits=splits)
         runner = TapecraftRunner(model, optimizer, strategy, iterator, config["batch_size"], jit_compile,
-                                 config["steps_per_loop"], compile_loop)
+                                 config["steps_per_loop"], compile_loop, workload=workload)
     replicas = f" x{FLAGS.num_replicas} replicas" if FLAGS.num_replicas > 1 else ""
     xla = describe_compilation(jit_compile, compile_loop)
     run = " train_and_evaluate" if config["timed"] == "train_and_evaluate" else ""
-    label = (f"{workload.name} b{config['batch_size']} {policy} xla={xla} {config['steps_per_loop']}/call "
+    length = f" T{workload.tokens_per_example}" if workload.is_language_model else ""
+    label = (f"{workload.name}{length} b{config['batch_size']} {policy} xla={xla} {config['steps_per_loop']}/call "
              f"{config['data']}{replicas}{run}")
     facts = dict(workload=workload.name, variant="tapecraft", batch_size=config["batch_size"],
                  precision=policy, jit_compile=jit_compile, steps_per_loop=config["steps_per_loop"],
                  data=config["data"], num_replicas=FLAGS.num_replicas, compile_loop=compile_loop,
                  jit_reason=jit_reason, precision_reason=precision_reason, timed=config["timed"])
+    if workload.is_language_model:
+        facts["sequence_length"] = workload.tokens_per_example
     return label, runner, facts
+
+
+_SPLITS = {}
+
+
+def _loaded_splits(workload, load):
+    """The workload's data (a corpus, or arrays), loaded once per script however many configurations read it."""
+    key = (workload.name, workload.dataset)
+    if key not in _SPLITS:
+        _SPLITS[key] = load(workload)
+    return _SPLITS[key]
 
 
 def main(argv):
@@ -147,6 +178,8 @@ def main(argv):
     built = {}
     for config in found:
         label, runner, facts = build_runner(config, strategy, device)
+        if label in built:  # E.g. --jit_compile=auto,false resolving alike: keep both, told apart.
+            label += f" (--jit_compile={config['jit_compile']})"
         built[label] = (runner, facts, config["workload"])
         print(f"{label}: {facts['jit_reason']}; precision: {facts['precision_reason']}")
 

@@ -8,7 +8,12 @@ A runner is any object with
   - optionally `calls_per_repeat`: a fixed number of calls per repeat (the peak matmul uses
     it), instead of as many as `steps_per_repeat` needs;
   - optionally `needs_warmup = False`: each call starts afresh (a whole training run), so
-    warm-up calls would only cost time.
+    warm-up calls would only cost time;
+  - optionally `clears_caches = True`: a call empties TensorFlow's kernel caches (a whole run
+    seeds TensorFlow, and `tf.random.set_seed` clears them), so every other runner's compiled
+    function is instantiated and graph-optimized again on its next call (~2 s for the language
+    model on 2 cores). A training loop never pays that between two steps, so each other
+    runner gets one untimed call before its next timed repeat.
 The first call of each runner traces and compiles; it is timed on its own and reported as
 compile time. Warm-up calls follow, untimed. Then the runners take turns, A B C A B C ..., so a
 burst of load from another process hits every variant alike instead of one of them.
@@ -90,11 +95,18 @@ def measure_interleaved(runners: dict, repeats: int, steps_per_repeat: int, warm
             runner.run(warmup_calls)
         if log:
             log(f"compiled {name} in {timings[name].compile_seconds:.1f} s")
+    # Runners whose kernels a cache-clearing runner threw away since their last call.
+    stale = set(runners) if any(getattr(runner, "clears_caches", False) for runner in runners.values()) else set()
     for repeat in range(repeats):
         for name, runner in runners.items():
             calls = (getattr(runner, "calls_per_repeat", None)
                      or math.ceil(steps_per_repeat / runner.steps_per_call))
+            if name in stale and getattr(runner, "needs_warmup", True):
+                runner.run(1)  # Untimed: instantiates the functions again.
+            stale.discard(name)
             seconds, steps = runner.run(calls)
+            if getattr(runner, "clears_caches", False):
+                stale.update(other for other in runners if other != name)
             timings[name].repeat_seconds.append(seconds)
             timings[name].repeat_steps.append(steps)
         if log:

@@ -31,14 +31,13 @@ class FlopCounter:
         step cannot be lowered to HLO, e.g. for an op XLA does not support.
         """
         per_replica = batch_size // num_replicas
-        key = (workload.name, policy, per_replica)
+        key = (workload.name, workload.input_shape, policy, per_replica)
         if key not in self._counts:
             with tf.distribute.get_strategy().scope():
                 model, optimizer = build_model(workload, policy)
-                inputs, labels = synthetic_batch(workload, per_replica)
-                batch = (tf.constant(inputs), tf.constant(labels))
+                batch = tf.nest.map_structure(tf.constant, synthetic_batch(workload, per_replica))
                 try:
-                    self._counts[key] = step_flops(make_step(model, optimizer, per_replica), batch)
+                    self._counts[key] = step_flops(make_step(model, optimizer, per_replica, workload=workload), batch)
                 except (tf.errors.OpError, ValueError) as error:
                     self._log(f"FLOPs of {workload.name} under {policy} not counted: {error}".splitlines()[0])
                     self._counts[key] = None

@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from layers.registry import resolve_model_class
+from layers.registry import LANGUAGE_MODELS, MODELS, resolve_model_class
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,9 +23,13 @@ class Workload:
       input_shape: one example's shape, e.g. (32, 32, 3) or (128,) for a token sequence.
       input_dtype: "float32" for images; "int32" for token ids.
       vocab_size: token ids are drawn from [1, vocab_size) (0 is padding); unused for images.
-      num_classes: logits per example.
+      num_classes: logits per example (image_classification).
       dataset: a `core.data` catalog name whose splits `--data=train_input` reads (e.g. "digits"),
-        or "" for in-memory random arrays shaped like `input_shape`.
+        or "" for in-memory random arrays shaped like `input_shape`; for language_model a text
+        corpus name (core/data/text_catalog.py).
+      task: the built-in task whose loss the step computes: image_classification (batches
+        (inputs, labels)) or language_model (batches uint8 [B, T + 1], input_shape (T,), the
+        model from layers.registry.LANGUAGE_MODELS).
       batch_size: the default global batch size.
       description: what a reader of the results table sees.
     """
@@ -40,6 +44,16 @@ class Workload:
     vocab_size: int = 0
     num_classes: int = 10
     dataset: str = ""
+    task: str = "image_classification"
+
+    @property
+    def is_language_model(self) -> bool:
+        return self.task == "language_model"
+
+    @property
+    def tokens_per_example(self) -> int | None:
+        """Positions predicted per example (the sequence length) for a language model, else None."""
+        return self.input_shape[0] if self.is_language_model else None
 
 
 WORKLOADS = {
@@ -56,6 +70,12 @@ WORKLOADS = {
         Workload("transformer", "transformer_classifier", (128,), 64,
                  "transformer encoder classifier on 128-token sequences, vocabulary 1000",
                  model_options={"vocab_size": 1000, "max_length": 128}, input_dtype="int32", vocab_size=1000),
+        Workload("byte_lm", "lm_small", (256,), 16, "byte-level decoder-only transformer lm_small (4 blocks, "
+                 "width 128) on 256-byte sequences of the Python standard library (the language_model task)",
+                 input_dtype="int32", vocab_size=256, dataset="python_stdlib", task="language_model"),
+        Workload("byte_lm_tiny", "lm_tiny", (64,), 8, "lm_tiny (2 blocks, width 64) on 64-byte sequences: "
+                 "the language model for quick checks", input_dtype="int32", vocab_size=256,
+                 dataset="python_stdlib", task="language_model"),
     )
 }
 
@@ -70,24 +90,44 @@ def find_workload(name: str) -> Workload:
         raise ValueError(f"unknown workload {name!r}; expected one of {', '.join(WORKLOADS)}")
     workload = WORKLOADS[name]
     try:
-        resolve_model_class(workload.model)
+        resolve_model_class(workload.model, LANGUAGE_MODELS if workload.is_language_model else MODELS)
     except ValueError as error:
         raise ValueError(f"workload {name!r} needs model {workload.model!r}: {error}") from None
     return workload
 
 
+def with_sequence_length(workload: Workload, sequence_length: int) -> Workload:
+    """The language-model workload on sequences of `sequence_length` bytes (0: unchanged).
+
+    Raises:
+      ValueError: for a workload that is not a language model.
+    """
+    if not sequence_length:
+        return workload
+    if not workload.is_language_model:
+        raise ValueError(f"workload {workload.name!r} has no sequence length (only language models do)")
+    return dataclasses.replace(workload, input_shape=(sequence_length,))
+
+
 def create_model(workload: Workload):
     """Builds the workload's model (call inside the precision scope and the strategy scope)."""
+    if workload.is_language_model:
+        # As training/tasks/language_model.py builds it: bytes, positions for the sequence length.
+        return resolve_model_class(workload.model, LANGUAGE_MODELS)(
+            vocab_size=workload.vocab_size, max_length=workload.input_shape[0], **workload.model_options)
     return resolve_model_class(workload.model)(num_classes=workload.num_classes, **workload.model_options)
 
 
 def synthetic_examples(workload: Workload, num_examples: int, seed: int = 0):
-    """Random inputs and labels shaped like the workload's data, as numpy arrays.
+    """Random examples shaped like the workload's data, as numpy arrays: what its task's step takes.
 
     Images are standard normal float32; token ids are uniform in [1, vocab_size), so no
-    position is padding. Labels are uniform in [0, num_classes).
+    position is padding. Labels are uniform in [0, num_classes). A language model's examples
+    are one array, uniform random bytes uint8 [num_examples, T + 1] (the task's windows).
     """
     rng = np.random.RandomState(seed)
+    if workload.is_language_model:
+        return rng.randint(0, workload.vocab_size, size=(num_examples, workload.input_shape[0] + 1)).astype(np.uint8)
     shape = (num_examples,) + tuple(workload.input_shape)
     if workload.input_dtype.startswith("int"):
         inputs = rng.randint(1, workload.vocab_size, size=shape).astype(workload.input_dtype)

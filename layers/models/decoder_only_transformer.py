@@ -4,6 +4,7 @@ position embedding, causal pre-norm blocks, a final norm and logits over the voc
 import keras
 
 from layers.checkpoint_tracking import track_layers
+from layers.rematerialization import rematerialized_call
 from layers.token_position_embedding import TokenAndPositionEmbedding
 from layers.transformer_encoder import TransformerEncoderBlock
 
@@ -60,7 +61,7 @@ class DecoderOnlyTransformer(keras.Model):
         x = self.embedding(keras.ops.cast(ids, "int32"))
         for block in self.blocks:
             if self.remat and training:
-                x = keras.remat(lambda inputs, block=block: block(inputs, training=True))(x)
+                x = rematerialized_call(block, x, training=True)  # Same dropout masks when recomputed.
             else:
                 x = block(x, training=training)
         return self.head(self.final_norm(x))

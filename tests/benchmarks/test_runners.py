@@ -45,7 +45,7 @@ def test_pipeline_runner_pulls_the_batches_it_reports():
 
 def test_device_batch_hands_out_the_same_tensors():
     inputs, labels = synthetic_batch(TINY, 8)
-    batch = DeviceBatch(inputs, labels, tf.distribute.get_strategy())
+    batch = DeviceBatch((inputs, labels), tf.distribute.get_strategy())
     first, second = next(batch), next(batch)
     assert first[0] is second[0]
     np.testing.assert_array_equal(first[0].numpy(), inputs)

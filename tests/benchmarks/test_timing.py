@@ -57,6 +57,21 @@ def test_runners_take_turns_after_all_compiled():
     assert journal == [("a", 1), ("a", 1), ("b", 1), ("b", 1), ("a", 1), ("b", 1), ("a", 1), ("b", 1)]
 
 
+def test_after_a_runner_that_clears_caches_the_others_get_an_untimed_call():
+    """A whole run (clears_caches) makes the next call of every compiled loop instantiate its
+    functions again; that call is not timed, so only steps a training loop would run are."""
+    clock, journal = FakeClock(), []
+    run = FakeRunner("run", clock, journal, first_call_seconds=1.0)
+    run.needs_warmup, run.clears_caches = False, True
+    step = FakeRunner("step", clock, journal, seconds_per_call=1.0)
+    timings = measure_interleaved({"step": step, "run": run}, repeats=2, steps_per_repeat=4, warmup_calls=1,
+                                  clock=clock)
+    assert journal == [("step", 1), ("step", 1), ("run", 1),
+                       ("step", 1), ("step", 1), ("run", 1),  # Untimed call, then the timed one.
+                       ("step", 1), ("step", 1), ("run", 1)]
+    assert timings["step"].repeat_seconds == pytest.approx([1.0, 1.0])
+
+
 def test_steps_per_repeat_round_up_to_whole_calls_and_fixed_calls_are_honoured():
     clock, journal = FakeClock(), []
     looped = FakeRunner("looped", clock, journal, steps_per_call=5)

@@ -39,8 +39,8 @@ class LanguageModel:
 
     def build_datasets(self) -> TaskDatasets:
         config, length = self.config, self.config.sequence_length
-        corpus = self.corpus = load_text_corpus(config.dataset, config.data_dir, config.skip_undecodable_files,
-                                                self.log)
+        corpus = self.corpus = self.corpus or load_text_corpus(  # A corpus given in advance is used.
+            config.dataset, config.data_dir, config.skip_undecodable_files, self.log)
         for split in ("train", "validation", "test"):
             windows = num_windows(corpus.num_bytes[split], length)
             needed = config.batch_size if split == "train" else 1
