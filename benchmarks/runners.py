@@ -75,13 +75,14 @@ def make_step(model, optimizer, batch_size, strategy=None, workload=None):
 
 def resolve_compilation(setting, device, model, workload: Workload, policy, num_replicas=1):
     """(jit_compile, compile_loop, reason) for `--jit_compile=setting`, decided as training/training_phase.py decides."""
-    inspected, example = model, workload.input_shape
+    inspected, example, measurement = model, workload.input_shape, None
     if workload.is_language_model:  # As a run decides: the graph of the task's loss on one window.
         task = workload_task(workload)
         inspected = lambda batch, training: task.compute_loss(model, batch, training)  # noqa: E731
         example = tf.TensorSpec((1, workload.input_shape[0] + 1), tf.uint8)
+        measurement = task.xla_on_cpu()
     jit_compile, reason = resolve_jit_compile(setting, device, inspected, example,
-                                              precision_lib.compute_dtype(policy))
+                                              precision_lib.compute_dtype(policy), cpu_measurement=measurement)
     compile_loop, loop_reason = resolve_loop_compilation(setting, jit_compile, device, num_replicas)
     return jit_compile, compile_loop, reason + (f"; {loop_reason}" if compile_loop else "")
 

@@ -53,6 +53,11 @@ class NonFiniteWeightsError(FloatingPointError):
         self.variable = variable
 
 
+# Trackables a run can do without when a checkpoint's copy does not fit this version of the code:
+# the input's position, which the run recomputes by replaying the input to the restored step.
+REPLAYABLE = ("train_iterator",)
+
+
 class TrainingCheckpoint:
     """Saves and restores a set of named trackables (model, optimizer, step, data iterator...).
 
@@ -71,7 +76,9 @@ class TrainingCheckpoint:
                  **trackables):
         self.directory = directory
         self.restore_directory = restore_directory
+        self.max_to_keep = max_to_keep
         self.trackables = trackables
+        self.unrestored = ()  # REPLAYABLE names the last restore left out (see restore_latest).
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.notes = []  # Lines for the run's log about what was found on disk.
         if holds_run_directory_lock(directory):  # No other process can be saving here.
@@ -108,6 +115,8 @@ class TrainingCheckpoint:
                 self._check_variable_lists(path)
                 self.checkpoint.restore(path).assert_existing_objects_matched()
             except _UNREADABLE as error:
+                if self._restore_without_replayable(path, error, log):
+                    return path
                 problems.append(f"{path}: {_first_line(error)}")
                 unreadable.append(path)
                 log(f"Checkpoint {path} is unreadable ({_first_line(error)}); trying the one before it")
@@ -125,6 +134,28 @@ class TrainingCheckpoint:
             raise CheckpointError(f"no readable checkpoint in {self.restore_directory or self.directory}: "
                                   f"{'; '.join(problems)}. Move the directory away to start from scratch")
         return None
+
+    def _restore_without_replayable(self, path, error, log) -> bool:
+        """Restores everything but REPLAYABLE from `path`, whose copy of those failed to restore (a
+        checkpoint of an older input pipeline); sets `unrestored`. False when that fails too."""
+        replayable = tuple(name for name in REPLAYABLE if name in self.trackables)
+        if not replayable:
+            return False
+        kept = {name: value for name, value in self.trackables.items() if name not in replayable}
+        try:
+            tf.train.Checkpoint(**kept).restore(path).expect_partial().assert_existing_objects_matched()
+        except _UNREADABLE + (ValueError, AssertionError):
+            return False
+        self.unrestored = replayable
+        log(f"Checkpoint {path}: its {', '.join(replayable)} does not fit this version's input pipeline "
+            f"({_first_line(error)}); everything else is restored, and the input is replayed instead")
+        return True
+
+    def track(self, **trackables):
+        """Saves these objects under these names from now on (e.g. a rebuilt input iterator)."""
+        self.trackables.update(trackables)
+        self.checkpoint = tf.train.Checkpoint(**self.trackables)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=self.max_to_keep)
 
     def save(self, step: int) -> str:
         """Writes a checkpoint numbered `step` and deletes the oldest beyond `max_to_keep`.

@@ -46,7 +46,7 @@ def forward_ops(model, input_shape, name_parts, dtype=tf.float32):
     return sorted({op.type for op in graph.get_operations() if any(part in op.type for part in name_parts)})
 
 
-def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute_dtype):
+def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute_dtype, cpu_measurement=None):
     """Decides XLA for this device, model and precision.
 
     Args:
@@ -56,6 +56,9 @@ def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute
         SLOW_ON_XLA_CPU when `setting` is "auto" on CPU.
       input_shape: one example's shape, or a nest of tf.TensorSpec of a one-example batch.
       compute_dtype: the policy's compute dtype ("float32", "bfloat16", "float16").
+      cpu_measurement: optional, a task's own float32 CPU verdict from a measurement of its
+        workload, (use_xla, reason), which replaces the op rule: the language model's attention,
+        unlike the transformer classifier's, ran faster under XLA (training/tasks/language_model.py).
 
     Returns:
       (jit_compile, reason).
@@ -66,6 +69,11 @@ def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute
         if compute_dtype != "float32":
             return False, f"oneDNN's {compute_dtype} kernels outrun XLA's on CPU"
         slow = forward_ops(model, input_shape, SLOW_ON_XLA_CPU)
+        if cpu_measurement is not None:
+            use_xla, reason = cpu_measurement
+            if not use_xla:
+                return False, reason
+            slow = []
         if slow:
             return False, f"the model has ops ({', '.join(slow)}) that XLA runs slowly on CPU"
     unsupported = uncompilable_ops(model, input_shape)
@@ -73,6 +81,8 @@ def resolve_jit_compile(setting, device: DeviceInfo, model, input_shape, compute
         return False, f"XLA cannot compile the model's op {unsupported}"
     if device.kind in ("gpu", "tpu"):
         return True, f"XLA fuses the step on {device.kind.upper()}"
+    if cpu_measurement is not None:
+        return True, cpu_measurement[1]
     return True, "a float32 model without convolutions, attention or embeddings compiles well with XLA on CPU"
 
 

@@ -197,7 +197,8 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
                                         data.train(1).element_spec)
     jit_compile, jit_reason = resolve_jit_compile(
         config.jit_compile, device, lambda batch, training: task.compute_loss(model, batch, training),
-        one_example, precision_lib.compute_dtype(policy))
+        one_example, precision_lib.compute_dtype(policy),
+        cpu_measurement=getattr(task, "xla_on_cpu", lambda: None)())
     jit_compile, jit_reason = permit_xla(strategy, device.kind, jit_compile, jit_reason, config.jit_compile)
     compile_loop, loop_reason = resolve_loop_compilation(
         config.jit_compile, jit_compile, device, strategy.num_replicas_in_sync)
@@ -223,9 +224,13 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
     service = create_data_service(config.data_service, config.data_service_mode, config.model_dir, step)
     if service is not None:
         log(service.describe())
-    if (restored and not save_iterator) or service is not None:
+    replay = restored and (not save_iterator or "train_iterator" in checkpoint.unrestored)
+    if replay or service is not None:
         train_iterator = distribute_training_batches(strategy, data.train, config.batch_size, skip_steps=step,
                                                      service=service, positioned=data.positioned_train)
+        if save_iterator:  # An older pipeline's position did not fit: save the new iterator's from now on.
+            checkpoint.track(train_iterator=train_iterator)
+            save_iterator = False
     if restored:
         replayed = "" if save_iterator or data.positioned_train else (
             service.resume_note(step) if service is not None else f"; input replayed to step {step}")

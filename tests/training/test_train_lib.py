@@ -52,6 +52,35 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
     assert not tf_framework_config.is_op_determinism_enabled()
 
 
+def test_a_checkpoint_of_an_older_input_pipeline_resumes_by_replaying_the_input(tmp_path, monkeypatch):
+    # A version of tapecraft whose input pipeline has another graph cannot restore the iterator a
+    # checkpoint holds; the run restores everything else and replays the input to the step.
+    from core.data.in_memory import InMemoryExamples  # pylint: disable=import-outside-toplevel
+
+    settings = dict(model="mlp", train_steps=40, warmup_steps=5, steps_per_loop=10, eval_every=0,
+                    checkpoint_every=20, deterministic=True)
+    straight = train_and_evaluate(_config(tmp_path / "a", **settings), log=lambda line: None)
+
+    def crash_after_first_checkpoint(line):
+        if line.startswith("Saved checkpoint") and line.endswith("ckpt-20"):
+            raise _Interrupted()
+
+    with pytest.raises(_Interrupted):
+        train_and_evaluate(_config(tmp_path / "b", **settings), log=crash_after_first_checkpoint)
+    original = InMemoryExamples.shuffled_batches
+    monkeypatch.setattr(InMemoryExamples, "shuffled_batches",  # The same batches from another graph.
+                        lambda self, seed, batch_size: original(self, seed, batch_size).map(lambda *batch: batch))
+    lines = []
+    resumed = train_and_evaluate(_config(tmp_path / "b", **settings), log=lines.append)
+    assert any("its train_iterator does not fit this version's input pipeline" in line for line in lines), lines
+    assert any(line.startswith("Resumed from") and line.endswith("; input replayed to step 20") for line in lines)
+    for a, b in zip(straight.model.variables, resumed.model.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    lines = []  # The checkpoint the resumed run wrote holds the new pipeline's position, which fits.
+    train_and_evaluate(_config(tmp_path / "b", **dict(settings, train_steps=50)), log=lines.append)
+    assert any(line.startswith("Resumed from") and line.endswith("at step 40") for line in lines), lines
+
+
 def test_a_run_that_already_finished_only_evaluates(tmp_path):
     config = _config(tmp_path, train_steps=30, warmup_steps=5, steps_per_loop=10, eval_every=0)
     first = train_and_evaluate(config, log=lambda line: None)
