@@ -151,9 +151,9 @@ class TrainingCheckpoint:
             f"({_first_line(error)}); everything else is restored, and the input is replayed instead")
         return True
 
-    def track(self, **trackables):
-        """Saves these objects under these names from now on (e.g. a rebuilt input iterator)."""
-        self.trackables.update(trackables)
+    def forget(self, *names):
+        """Stops saving the objects under `names` (e.g. an input iterator the run replaced)."""
+        self.trackables = {name: value for name, value in self.trackables.items() if name not in names}
         self.checkpoint = tf.train.Checkpoint(**self.trackables)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=self.max_to_keep)
 

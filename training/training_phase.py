@@ -228,8 +228,8 @@ def _train_phase(config, task, log, held, hooks) -> TrainResult:
     if replay or service is not None:
         train_iterator = distribute_training_batches(strategy, data.train, config.batch_size, skip_steps=step,
                                                      service=service, positioned=data.positioned_train)
-        if save_iterator:  # An older pipeline's position did not fit: save the new iterator's from now on.
-            checkpoint.track(train_iterator=train_iterator)
+        if save_iterator:  # An older pipeline's position did not fit: this run and its resumes replay.
+            checkpoint.forget("train_iterator")
             save_iterator = False
     if restored:
         replayed = "" if save_iterator or data.positioned_train else (
