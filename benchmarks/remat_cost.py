@@ -20,6 +20,7 @@ import sys
 from absl import app, flags
 
 from benchmarks import script_flags
+from benchmarks.remat_effects import remat_effects
 from core.flag_parsing import parse_flags_or_exit
 
 flags.DEFINE_string("workload", "byte_lm", "A language-model workload from benchmarks.workloads (byte_lm, "
@@ -81,22 +82,6 @@ def build_variant(workload, batch_size, policy, remat, device, strategy):
                  steps_per_loop=FLAGS.steps_per_loop, data="synthetic", num_replicas=1, sequence_length=length,
                  remat=remat)
     return label, PeakMemoryRunner(runner, allocator), facts
-
-
-def remat_effects(records) -> list:
-    """[(sequence_length, memory saved as a fraction, time per step with / without)] per length
-    measured both ways, from the records' peak_memory_bytes and median ms/step."""
-    by_length = {}
-    for record in records:
-        by_length.setdefault(record["sequence_length"], {})[record["remat"]] = record
-    effects = []
-    for length, pair in sorted(by_length.items()):
-        if True in pair and False in pair:
-            plain, remat = pair[False], pair[True]
-            peak, remat_peak = plain["peak_memory_bytes"], remat["peak_memory_bytes"]
-            saved = 1.0 - remat_peak / peak if peak else None
-            effects.append((length, saved, remat["ms_per_step"]["median"] / plain["ms_per_step"]["median"]))
-    return effects
 
 
 def main(argv):

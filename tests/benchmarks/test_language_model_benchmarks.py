@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from benchmarks import language_model_inputs
 from benchmarks.inputs import create_dataset, create_iterator
-from benchmarks.remat_cost import remat_effects
+from benchmarks.remat_effects import remat_effects
 from benchmarks.results import validate_result
 from benchmarks.runners import KerasFitRunner, TapecraftRunner, build_model, keras_adam, workload_task
 from benchmarks.workloads import find_workload, synthetic_examples, with_sequence_length
