@@ -22,7 +22,7 @@ JUSTIFIED = {
     # restricted one's refusal matters.
     "tests/core/data/test_restricted_pickle.py": ["builtins.eval (written eval)", "pickle.loads"],
     # The README's own Python examples, run as written.
-    "tests/test_readme.py": ["builtins.exec (written exec)", "builtins.exec (written exec)"],
+    "tests/test_readme.py": ["builtins.exec (written exec)"] * 3,
 }
 
 
