@@ -5,9 +5,8 @@ newest checkpoint (or a named one), the weights' moving average swapped in when 
 
 import os
 
-import tensorflow as tf
 
-from core.checkpointing import checkpoint_candidates
+from core.checkpointing import CheckpointError, checkpoint_candidates, restore_objects
 from core.run_config_store import read_run_config, run_config_path
 from training.config import ConfigError, TrainConfig
 from training.ema import ExponentialMovingAverage
@@ -60,12 +59,10 @@ def load_trained_language_model(model_dir: str, checkpoint: str = ""):
                                 f"--checkpoint_every={config.checkpoint_every} steps and at its end)")
     model = LanguageModel(config).build_model()
     ema = ExponentialMovingAverage(model.trainable_variables, config.ema_decay) if config.ema_decay else None
-    saved = tf.train.Checkpoint(model=model, **({"ema": ema} if ema else {}))
-    try:
-        saved.read(path).expect_partial().assert_existing_objects_matched()
-    except (tf.errors.OpError, ValueError, AssertionError) as error:
-        first = (getattr(error, "message", None) or str(error)).strip().splitlines()[0][:200]
-        raise TrainedModelError(f"checkpoint {path}: does not hold this run's model ({first})") from None
+    try:  # What an evaluation job restores (core/checkpointing.py), so both read checkpoints alike.
+        restore_objects(path, model=model, model_variables=list(model.variables), **({"ema": ema} if ema else {}))
+    except CheckpointError as error:
+        raise TrainedModelError(str(error)) from None
     if ema is not None:
         for weight, average in zip(model.trainable_variables, ema.averages):
             weight.assign(average.read_value())
